@@ -1,0 +1,139 @@
+"""The composition root: `create_app(settings)` builds and wires everything, once per worker."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from dockyard.auth.authenticator import Authenticator
+from dockyard.auth.tokens import TokenService
+from dockyard.config import Settings
+from dockyard.distribution.access import AccessControl
+from dockyard.distribution.api import DistributionApi
+from dockyard.distribution.token import TokenEndpoint
+from dockyard.metadata.db import Database
+from dockyard.observability import RequestObserver, configure_logging, metrics_endpoint
+from dockyard.registry.context import Limits, RegistryContext
+from dockyard.registry.services import RegistryServices
+from dockyard.storage.filesystem import FilesystemBlobStore
+
+__all__ = ["SETTINGS_ENV", "create_app", "create_app_from_env"]
+
+SETTINGS_ENV = "DOCKYARD_RESOLVED_SETTINGS"  # how `dockyard serve` hands settings to workers
+_UPLOAD_EXPIRY_INTERVAL_SECONDS = 3600
+_log = logging.getLogger("dockyard")
+
+
+@dataclass
+class _Parts:
+    db: Database
+    services: RegistryServices
+
+
+def _build(settings: Settings) -> tuple[_Parts, DistributionApi, TokenEndpoint]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.sqlalchemy_url)
+    db.migrate()
+    store = FilesystemBlobStore(settings.data_dir)
+    limits = Limits(
+        max_manifest_bytes=settings.max_manifest_bytes,
+        max_page_size=settings.max_page_size,
+        upload_expiry_seconds=settings.upload_expiry_hours * 3600,
+    )
+    services = RegistryServices.build(RegistryContext(db, store, limits))
+    authenticator = Authenticator(db)
+    tokens = TokenService(
+        settings.data_dir / "keys" / "token-signing.pem",
+        settings.token_issuer,
+        settings.service,
+        settings.token_ttl_seconds,
+    )
+    access = AccessControl(authenticator, tokens)
+    api = DistributionApi(services, access, settings.service, settings.public_url)
+    return _Parts(db, services), api, TokenEndpoint(authenticator, tokens)
+
+
+def create_app(settings: Settings) -> RequestObserver:
+    parts, distribution, token_endpoint = _build(settings)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        def check() -> dict[str, str]:
+            problems = {}
+            try:
+                parts.db.generation()
+                with parts.db.read() as conn:
+                    conn.exec_driver_sql("SELECT 1")
+            except Exception as exc:  # any failure means "not ready", reported plainly
+                problems["database"] = str(exc)
+            if not os.access(settings.data_dir, os.W_OK):
+                problems["storage"] = f"{settings.data_dir} is not writable"
+            return problems
+
+        problems = await anyio.to_thread.run_sync(check)
+        if problems:
+            return JSONResponse({"status": "unavailable", "problems": problems}, 503)
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_expire_uploads, parts.services)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+        parts.db.close()
+
+    starlette = Starlette(
+        routes=[
+            Route("/auth/token", token_endpoint.get, methods=["GET"]),
+            Route("/auth/token", token_endpoint.post, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET", "HEAD"]),
+            Route("/readyz", readyz, methods=["GET", "HEAD"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+    async def root(scope: Scope, receive: Receive, send: Send) -> None:
+        # /v2 skips Starlette's router: it is the hot path and routes itself from the right.
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == "/v2" or path.startswith("/v2/"):
+            await distribution(scope, receive, send)
+        else:
+            await starlette(scope, receive, send)
+
+    return RequestObserver(root, access_log=settings.access_log)
+
+
+async def _expire_uploads(services: RegistryServices) -> None:
+    while True:
+        try:
+            removed = await services.uploads.expire()
+            if removed:
+                _log.info("expired abandoned uploads", extra={"fields": {"count": removed}})
+        except Exception:  # a failed sweep must not stop the server; the next one retries
+            _log.exception("upload expiry failed")
+        await anyio.sleep(_UPLOAD_EXPIRY_INTERVAL_SECONDS)
+
+
+def create_app_from_env() -> RequestObserver:
+    """Granian's factory target: settings resolved by `dockyard serve`, passed through env."""
+    raw = os.environ.get(SETTINGS_ENV)
+    settings = Settings(**json.loads(raw)) if raw else Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,1 @@
+"""Identities, credentials, tokens and the one permission check."""

@@ -1,0 +1,1 @@
+"""The `dockyard` command line: one module per command group."""

@@ -1,0 +1,38 @@
+"""`dockyard`: the entry point that gathers the command groups."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dockyard import __version__
+from dockyard.cli.serve import serve
+
+app = typer.Typer(
+    name="dockyard",
+    help="Dockyard: a self-hosted container image registry with an admin console.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command()(serve)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dockyard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Dockyard: a self-hosted container image registry with an admin console."""
+
+
+def main() -> None:
+    app()

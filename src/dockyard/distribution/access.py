@@ -1,0 +1,143 @@
+"""Who is calling /v2, and may they? Bearer tokens, Basic credentials and the challenge.
+
+Refusals follow what clients print (conformance-and-clients.md §2.1): no or bad credentials
+→ 401 UNAUTHORIZED with a Bearer challenge; a token without the action → 401 with
+`error="insufficient_scope"` and an `error_description` naming it; Basic credentials without
+the right → 403 DENIED.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from dockyard.auth.authenticator import Authenticator
+from dockyard.auth.permissions import allows, granted_actions
+from dockyard.auth.principals import ANONYMOUS, Principal
+from dockyard.auth.tokens import TokenError, TokenService
+
+__all__ = ["AccessControl", "Challenge", "Need", "Refused", "basic_credentials"]
+
+# The actions a challenge asks for, by the action a route needs.
+_CHALLENGE_ACTIONS = {"pull": "pull", "push": "pull,push", "delete": "delete", "*": "*"}
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """What a route needs: an action on a resource."""
+
+    resource_type: str
+    name: str
+    action: str
+
+    def challenge_scope(self) -> str:
+        return f"{self.resource_type}:{self.name}:{_CHALLENGE_ACTIONS[self.action]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    scopes: tuple[str, ...] = ()
+    error: str | None = None
+    description: str | None = None
+
+
+class Refused(Exception):
+    """The request may not go on; carries what the response must say."""
+
+    def __init__(self, status: int, code: str, message: str, challenge: Challenge | None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.challenge = challenge
+
+
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    if header[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+@dataclass(slots=True)
+class _Caller:
+    principal: Principal
+    token_access: dict[tuple[str, str], frozenset[str]] | None  # None: Basic/anonymous
+
+
+class AccessControl:
+    def __init__(self, authenticator: Authenticator, tokens: TokenService) -> None:
+        self.authenticator = authenticator
+        self.tokens = tokens
+
+    async def _caller(self, request: Request, needs: list[Need]) -> _Caller:
+        header = request.headers.get("authorization", "")
+        if not header:
+            return _Caller(ANONYMOUS, None)
+        if header[:7].lower() == "bearer ":
+            try:
+                claims = self.tokens.verify(header[7:].strip())
+            except TokenError as exc:
+                raise Refused(
+                    401, "UNAUTHORIZED", "authentication required",
+                    Challenge(tuple(n.challenge_scope() for n in needs), "invalid_token", str(exc)),
+                ) from exc  # fmt: skip
+            principal = Principal(claims.subject, claims.name, claims.is_admin)
+            return _Caller(principal, claims.access)
+        credentials = basic_credentials(header)
+        found = None
+        if credentials is not None:
+            found = await self.authenticator.authenticate(*credentials)
+        if found is None:
+            raise Refused(
+                401, "UNAUTHORIZED", "invalid username or password",
+                Challenge(tuple(n.challenge_scope() for n in needs)),
+            )  # fmt: skip
+        return _Caller(found, None)
+
+    def _may(self, caller: _Caller, need: Need) -> bool:
+        if caller.token_access is not None:
+            granted = caller.token_access.get((need.resource_type, need.name), frozenset())
+        else:
+            granted = granted_actions(
+                caller.principal, need.resource_type, need.name, frozenset({need.action})
+            )
+        return allows(granted, need.action)
+
+    async def require(
+        self, request: Request, need: Need, optional: tuple[Need, ...] = ()
+    ) -> tuple[Principal, tuple[bool, ...]]:
+        """The caller, if allowed `need`; also whether each `optional` need is allowed.
+
+        Optional needs (the source of a cross-repository mount) never refuse: the caller
+        falls back to a plain upload when they are not met.
+        """
+        all_needs = [need, *optional]
+        caller = await self._caller(request, all_needs)
+        if not self._may(caller, need):
+            scopes = tuple(n.challenge_scope() for n in all_needs)
+            refused = f"{need.action} on {need.resource_type}:{need.name}"
+            if caller.principal.is_anonymous:
+                raise Refused(401, "UNAUTHORIZED", "authentication required", Challenge(scopes))
+            if caller.token_access is not None:
+                raise Refused(
+                    401, "DENIED", "requested access to the resource is denied",
+                    Challenge(scopes, "insufficient_scope", f"access denied: {refused}"),
+                )  # fmt: skip
+            raise Refused(403, "DENIED", f"requested access to the resource is denied: {refused}",
+                          None)  # fmt: skip
+        return caller.principal, tuple(self._may(caller, n) for n in optional)
+
+    async def ping(self, request: Request) -> Principal:
+        """`GET /v2/`: any valid identity passes; nobody gets the challenge (pitfalls §4)."""
+        caller = await self._caller(request, [])
+        if caller.principal.is_anonymous:
+            raise Refused(401, "UNAUTHORIZED", "authentication required", Challenge())
+        return caller.principal

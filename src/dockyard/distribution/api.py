@@ -1,0 +1,360 @@
+"""The /v2 API: one ASGI app that routes by path shape, checks access, calls the registry.
+
+Every response carries `Docker-Distribution-API-Version`. Locations are relative (pitfalls
+§5); the token realm is absolute (clients refuse a relative one).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import quote
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from dockyard.auth.principals import Principal
+from dockyard.distribution.access import AccessControl, Need, Refused
+from dockyard.distribution.errors import error_body, error_response
+from dockyard.distribution.paths import Route, match_route
+from dockyard.registry import errors as e
+from dockyard.registry.digests import parse_digest
+from dockyard.registry.mediatypes import parse_accept
+from dockyard.registry.names import validate_name
+from dockyard.registry.services import RegistryServices
+
+__all__ = ["DistributionApi"]
+
+API_VERSION = ("Docker-Distribution-API-Version", "registry/2.0")
+_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?")
+_RANGE_CHUNK_BYTES = 1024 * 1024
+Handler = Callable[[Request, Route], Awaitable[Response]]
+
+
+def _range_header(offset: int) -> str:
+    # distribution answers "0-0" for an empty session; clients expect that form.
+    return f"0-{max(offset - 1, 0)}"
+
+
+def _link(path: str, n: int, last: str) -> str:
+    return f'<{path}?n={n}&last={quote(last, safe="")}>; rel="next"'
+
+
+def _int_param(request: Request, key: str) -> int | None:
+    value = request.query_params.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise e.Unsupported(f"query parameter {key} must be an integer") from exc
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    async for chunk in request.stream():
+        yield chunk
+
+
+class DistributionApi:
+    def __init__(
+        self, services: RegistryServices, access: AccessControl, service_name: str,
+        public_url: str | None,
+    ) -> None:  # fmt: skip
+        self._services = services
+        self._access = access
+        self._service_name = service_name
+        self._public_url = public_url.rstrip("/") if public_url else None
+        self._routes: dict[tuple[str, str], tuple[str, Handler]] = {
+            ("catalog", "GET"): ("*", self._catalog),
+            ("tags", "GET"): ("pull", self._tags),
+            ("manifest", "GET"): ("pull", self._get_manifest),
+            ("manifest", "HEAD"): ("pull", self._get_manifest),
+            ("manifest", "PUT"): ("push", self._put_manifest),
+            ("manifest", "DELETE"): ("delete", self._delete_manifest),
+            ("blob", "GET"): ("pull", self._get_blob),
+            ("blob", "HEAD"): ("pull", self._get_blob),
+            ("blob", "DELETE"): ("delete", self._delete_blob),
+            ("uploads", "POST"): ("push", self._start_upload),
+            ("upload", "GET"): ("push", self._upload_status),
+            ("upload", "PATCH"): ("push", self._patch_upload),
+            ("upload", "PUT"): ("push", self._finish_upload),
+            ("upload", "DELETE"): ("push", self._cancel_upload),
+            ("referrers", "GET"): ("pull", self._referrers),
+        }
+
+    # -- ASGI -------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self._dispatch(request)
+        response.headers.setdefault(*API_VERSION)
+        await response(scope, receive, send)
+
+    async def _dispatch(self, request: Request) -> Response:
+        head = request.method == "HEAD"
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        path = raw.decode("latin-1").split("?", 1)[0].removeprefix("/v2").lstrip("/")
+        try:
+            if path == "":
+                return await self._ping(request)
+            route = match_route(path)
+            if route is None:
+                return self._not_found(head)
+            entry = self._routes.get((route.kind, request.method))
+            if entry is None:
+                return self._method_not_allowed(head)
+            action, handler = entry
+            if route.kind == "catalog":
+                need = Need("registry", "catalog", "*")
+            else:
+                validate_name(route.name)
+                need = Need("repository", route.name, action)
+            if route.kind == "uploads" and request.query_params.get("from"):
+                return await self._start_upload_with_mount(request, route, need)
+            principal, _ = await self._access.require(request, need)
+            request.state.principal = principal
+            return await handler(request, route)
+        except Refused as refused:
+            return self._refused(request, refused, head)
+        except e.RegistryError as error:
+            return self._error(error, head)
+        except ClientDisconnect:
+            return Response(status_code=400)
+
+    # -- responses --------------------------------------------------------------------
+
+    def _realm(self, request: Request) -> str:
+        base = self._public_url or f"{request.url.scheme}://{request.url.netloc}"
+        return f"{base}/auth/token"
+
+    def _refused(self, request: Request, refused: Refused, head: bool) -> Response:
+        headers = {}
+        if refused.challenge is not None:
+            parts = [f'realm="{self._realm(request)}"', f'service="{self._service_name}"']
+            if refused.challenge.scopes:
+                parts.append(f'scope="{" ".join(refused.challenge.scopes)}"')
+            if refused.challenge.error:
+                parts.append(f'error="{refused.challenge.error}"')
+            if refused.challenge.description:
+                description = refused.challenge.description.replace('"', "'")
+                parts.append(f'error_description="{description}"')
+            headers["WWW-Authenticate"] = "Bearer " + ",".join(parts)
+        body = b"" if head else error_body(refused.code, refused.message)
+        return Response(body, refused.status, headers=headers, media_type="application/json")
+
+    def _error(self, error: e.RegistryError, head: bool) -> Response:
+        headers = None
+        if isinstance(error, e.RangeInvalid):
+            headers = {"Range": _range_header(error.current_size)}
+        return error_response(error, head, headers)
+
+    def _not_found(self, head: bool) -> Response:
+        body = b"" if head else error_body("NAME_UNKNOWN", "no such route")
+        return Response(body, 404, media_type="application/json")
+
+    def _method_not_allowed(self, head: bool) -> Response:
+        body = b"" if head else error_body("UNSUPPORTED", "method not allowed on this route")
+        return Response(body, 405, media_type="application/json")
+
+    @staticmethod
+    def _actor(request: Request) -> str | None:
+        principal: Principal = request.state.principal
+        return principal.name or None
+
+    @staticmethod
+    def _address(request: Request) -> str | None:
+        return request.client.host if request.client else None
+
+    # -- base and listings ------------------------------------------------------------
+
+    async def _ping(self, request: Request) -> Response:
+        await self._access.ping(request)
+        return Response(b"{}", media_type="application/json")
+
+    async def _catalog(self, request: Request, route: Route) -> Response:
+        n = _int_param(request, "n")
+        names, more = await self._services.listing.catalog(n, request.query_params.get("last"))
+        headers = {}
+        if more and names:
+            headers["Link"] = _link("/v2/_catalog", len(names), names[-1])
+        body = json.dumps({"repositories": names}).encode()
+        return Response(body, media_type="application/json", headers=headers)
+
+    async def _tags(self, request: Request, route: Route) -> Response:
+        n = _int_param(request, "n")
+        names, more = await self._services.listing.tags(
+            route.name, n, request.query_params.get("last")
+        )
+        headers = {}
+        if more and names:
+            headers["Link"] = _link(f"/v2/{route.name}/tags/list", len(names), names[-1])
+        body = json.dumps({"name": route.name, "tags": names}).encode()
+        return Response(body, media_type="application/json", headers=headers)
+
+    async def _referrers(self, request: Request, route: Route) -> Response:
+        artifact_type = request.query_params.get("artifactType") or None
+        body = await self._services.listing.referrers(route.name, route.reference, artifact_type)
+        headers = {"OCI-Filters-Applied": "artifactType"} if artifact_type else {}
+        return Response(body, media_type="application/vnd.oci.image.index.v1+json", headers=headers)
+
+    # -- manifests --------------------------------------------------------------------
+
+    async def _get_manifest(self, request: Request, route: Route) -> Response:
+        accepted = parse_accept(request.headers.getlist("accept"))
+        content = await self._services.manifests.get(route.name, route.reference, accepted)
+        headers = {
+            "Docker-Content-Digest": content.digest,
+            "ETag": f'"{content.digest}"',
+            "Content-Length": str(len(content.payload)),
+        }
+        body = b"" if request.method == "HEAD" else content.payload
+        response = Response(body, media_type=content.media_type, headers=headers)
+        response.headers["content-length"] = str(len(content.payload))
+        return response
+
+    async def _read_manifest(self, request: Request) -> bytes:
+        limit = self._services.manifests.max_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise e.ManifestTooLarge(f"manifest larger than {limit} bytes")
+        received = bytearray()
+        async for chunk in request.stream():
+            received += chunk
+            if len(received) > limit:  # chunked bodies have no Content-Length to check
+                raise e.ManifestTooLarge(f"manifest larger than {limit} bytes")
+        return bytes(received)
+
+    async def _put_manifest(self, request: Request, route: Route) -> Response:
+        payload = await self._read_manifest(request)
+        result = await self._services.manifests.put(
+            route.name, route.reference, payload, request.headers.get("content-type"),
+            self._actor(request), self._address(request),
+        )  # fmt: skip
+        headers = {
+            "Location": f"/v2/{route.name}/manifests/{result.digest}",
+            "Docker-Content-Digest": result.digest,
+        }
+        if result.subject_digest:
+            headers["OCI-Subject"] = result.subject_digest
+        return Response(status_code=201, headers=headers)
+
+    async def _delete_manifest(self, request: Request, route: Route) -> Response:
+        await self._services.manifests.delete(
+            route.name, route.reference, self._actor(request), self._address(request)
+        )
+        return Response(status_code=202)
+
+    # -- blobs ------------------------------------------------------------------------
+
+    async def _get_blob(self, request: Request, route: Route) -> Response:
+        digest = parse_digest(route.reference)
+        blob = await self._services.blobs.stat(route.name, digest)
+        headers = {
+            "Docker-Content-Digest": digest,
+            "ETag": f'"{digest}"',
+            "Accept-Ranges": "bytes",
+            "Cache-Control": "max-age=31536000",
+        }
+        if blob.path is None:
+            raise e.BlobUnknown("blob content is not on local storage", digest)
+        response = FileResponse(blob.path, media_type="application/octet-stream", headers=headers)
+        response.chunk_size = _RANGE_CHUNK_BYTES  # ranged reads go through Python; keep them large
+        return response
+
+    async def _delete_blob(self, request: Request, route: Route) -> Response:
+        await self._services.blobs.delete(route.name, parse_digest(route.reference))
+        return Response(status_code=202)
+
+    # -- uploads ----------------------------------------------------------------------
+
+    def _upload_headers(self, name: str, upload_id: str, offset: int) -> dict[str, str]:
+        return {
+            "Location": f"/v2/{name}/blobs/uploads/{upload_id}",
+            "Range": _range_header(offset),
+            "Docker-Upload-UUID": upload_id,
+        }
+
+    def _blob_created(self, name: str, digest: str) -> Response:
+        return Response(
+            status_code=201,
+            headers={"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": digest},
+        )
+
+    async def _start_upload_with_mount(
+        self, request: Request, route: Route, need: Need
+    ) -> Response:
+        """`POST ?mount=&from=`: link the blob when the caller may read `from` and it has
+        the blob; otherwise open an ordinary session (202), never an error (pitfalls §7)."""
+        source = request.query_params["from"]
+        mount = request.query_params.get("mount")
+        optional: tuple[Need, ...] = ()
+        try:
+            validate_name(source)
+            optional = (Need("repository", source, "pull"),)
+        except e.NameInvalid:
+            pass
+        if optional:
+            principal, allowed = await self._access.require(request, need, optional)
+            may_read_source = allowed[0]
+        else:
+            principal, _ = await self._access.require(request, need)
+            may_read_source = False
+        request.state.principal = principal
+        if mount and may_read_source:
+            digest = parse_digest(mount)
+            if await self._services.uploads.mount(route.name, digest, source, principal.name):
+                return self._blob_created(route.name, digest)
+        return await self._start_upload(request, route)
+
+    async def _start_upload(self, request: Request, route: Route) -> Response:
+        actor = self._actor(request)
+        digest = request.query_params.get("digest")
+        if digest:
+            parse_digest(digest)
+            await self._services.uploads.upload_whole(
+                route.name, digest, _body(request), actor, self._address(request)
+            )
+            return self._blob_created(route.name, digest)
+        upload_id = await self._services.uploads.start(route.name, actor)
+        return Response(status_code=202, headers=self._upload_headers(route.name, upload_id, 0))
+
+    async def _upload_status(self, request: Request, route: Route) -> Response:
+        offset = await self._services.uploads.status(route.name, route.reference)
+        return Response(
+            status_code=204, headers=self._upload_headers(route.name, route.reference, offset)
+        )
+
+    async def _patch_upload(self, request: Request, route: Route) -> Response:
+        content_range = None
+        header = request.headers.get("content-range")
+        if header:
+            match = _CONTENT_RANGE.fullmatch(header.strip())
+            if not match or int(match.group(2)) < int(match.group(1)):
+                raise e.RangeInvalid(
+                    f"malformed Content-Range {header!r}",
+                    await self._services.uploads.status(route.name, route.reference),
+                )
+            content_range = (int(match.group(1)), int(match.group(2)))
+        offset = await self._services.uploads.append(
+            route.name, route.reference, _body(request), content_range
+        )
+        return Response(
+            status_code=202, headers=self._upload_headers(route.name, route.reference, offset)
+        )
+
+    async def _finish_upload(self, request: Request, route: Route) -> Response:
+        digest = request.query_params.get("digest")
+        if not digest:
+            raise e.DigestInvalid("digest query parameter is required to close an upload")
+        parse_digest(digest)
+        await self._services.uploads.finish(
+            route.name, route.reference, digest, _body(request), self._actor(request),
+            self._address(request),
+        )  # fmt: skip
+        return self._blob_created(route.name, digest)
+
+    async def _cancel_upload(self, request: Request, route: Route) -> Response:
+        await self._services.uploads.cancel(route.name, route.reference)
+        return Response(status_code=204)

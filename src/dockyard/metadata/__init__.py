@@ -1,0 +1,1 @@
+"""The metadata database: SQLAlchemy models, every SQL query, and the migrations."""

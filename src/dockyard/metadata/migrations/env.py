@@ -1,0 +1,19 @@
+"""Alembic environment: migrations run on the connection Database.migrate() hands in."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from dockyard.metadata.models import Base
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through dockyard (Database.migrate), not the alembic CLI")
+
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=True,  # SQLite alters tables by copying them
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,26 @@
+"""INSERT … ON CONFLICT for whichever database the connection speaks (pitfalls §17)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> int:
+    """Insert unless a row with the same `keys` exists; returns the number of rows inserted."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    return conn.execute(stmt).rowcount
+
+
+def upsert(
+    conn: Connection, table: Table, values: dict[str, Any], keys: list[str], update: list[str]
+) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={col: stmt.excluded[col] for col in update}
+    )
+    conn.execute(stmt)

@@ -1,0 +1,68 @@
+"""Queries on upload sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from dockyard.metadata.models import Repository, Upload, table_of
+
+_upload = table_of(Upload)
+_repo = table_of(Repository)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRow:
+    id: str
+    repository_id: int
+    repository: str
+    offset: int
+    started_at: int
+
+
+def add_upload(conn: Connection, upload_id: str, repo_id: int, now: int, actor: str | None) -> None:
+    conn.execute(
+        insert(_upload).values(
+            id=upload_id,
+            repository_id=repo_id,
+            offset=0,
+            started_at=now,
+            updated_at=now,
+            started_by=actor,
+        )
+    )
+
+
+def get_upload(conn: Connection, upload_id: str) -> UploadRow | None:
+    row = conn.execute(
+        select(
+            _upload.c.id,
+            _upload.c.repository_id,
+            _repo.c.name,
+            _upload.c.offset,
+            _upload.c.started_at,
+        )
+        .join(_repo, _repo.c.id == _upload.c.repository_id)
+        .where(_upload.c.id == upload_id)
+    ).first()
+    return UploadRow(*row) if row else None
+
+
+def set_offset(conn: Connection, upload_id: str, expected: int, offset: int, now: int) -> bool:
+    """Move the offset only if nobody else moved it first (two PATCHes racing)."""
+    result = conn.execute(
+        update(_upload)
+        .where(_upload.c.id == upload_id, _upload.c.offset == expected)
+        .values(offset=offset, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def remove_upload(conn: Connection, upload_id: str) -> bool:
+    return conn.execute(delete(_upload).where(_upload.c.id == upload_id)).rowcount > 0
+
+
+def expired_uploads(conn: Connection, before: int, limit: int) -> list[str]:
+    query = select(_upload.c.id).where(_upload.c.updated_at < before).limit(limit)
+    return list(conn.execute(query).scalars())

@@ -1,0 +1,140 @@
+"""Request logs (one JSON line each, never a credential) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dockyard.distribution.paths import match_route
+
+__all__ = ["RequestObserver", "configure_logging", "metrics_endpoint"]
+
+REQUESTS = Counter(
+    "dockyard_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "dockyard_http_request_duration_seconds",
+    "Time to answer an HTTP request (to the last byte sent)",
+    ["method", "route"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120),
+)
+_log = logging.getLogger("dockyard.access")
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def _route_label(path: str) -> str:
+    """A bounded label: never a repository name (pitfalls §29)."""
+    if path.startswith("/v2"):
+        rest = path[3:].lstrip("/")
+        if not rest:
+            return "v2_base"
+        route = match_route(rest)
+        return f"v2_{route.kind}" if route else "v2_other"
+    if path in ("/auth/token", "/healthz", "/readyz", "/metrics"):
+        return path.strip("/").replace("/", "_")
+    return "other"
+
+
+class RequestObserver:
+    """ASGI middleware: times every request, counts it, logs it."""
+
+    def __init__(self, app: ASGIApp, access_log: bool) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        sent = 0
+
+        async def observe(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            elapsed = time.perf_counter() - started
+            method, path = scope["method"], scope["path"]
+            route = _route_label(path)
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(elapsed)
+            if self.access_log:
+                client = scope.get("client")
+                _log.info(
+                    "request",
+                    extra={
+                        "fields": {
+                            "method": method,
+                            "path": path,
+                            "status": status,
+                            "ms": round(elapsed * 1000, 2),
+                            "bytes_out": sent,
+                            "client": client[0] if client else None,
+                            "ua": _header(scope, b"user-agent"),
+                        }
+                    },
+                )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        data = generate_latest(registry)
+    else:
+        data = generate_latest()
+    return Response(data, media_type=CONTENT_TYPE_LATEST)

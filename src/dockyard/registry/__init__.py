@@ -1,0 +1,1 @@
+"""The domain: names, digests, manifests, push/pull/delete services. Knows nothing of HTTP."""

@@ -1,0 +1,64 @@
+"""Reading and deleting blobs as one repository sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from dockyard.metadata.queries import blobs as blob_queries
+from dockyard.metadata.queries import repositories
+from dockyard.registry.context import RegistryContext
+from dockyard.registry.errors import BlobUnknown, Unsupported
+
+__all__ = ["BlobService", "ServableBlob"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServableBlob:
+    digest: str
+    size: int
+    path: Path | None
+
+
+class BlobService:
+    def __init__(self, ctx: RegistryContext) -> None:
+        self._ctx = ctx
+
+    def _linked_size(self, name: str, digest: str) -> int | None:
+        with self._ctx.db.read() as conn:
+            repo_id = repositories.repository_id(conn, name)
+            if repo_id is None:
+                return None
+            return blob_queries.linked_size(conn, repo_id, digest)
+
+    async def stat(self, name: str, digest: str) -> ServableBlob:
+        """The blob if it is linked in `name` (pitfalls §27: never just "exists somewhere")."""
+        cache = self._ctx.blobs
+        generation = cache.observe()
+        key = (name, digest)
+        size = cache.get(key)
+        if size is None:
+            size = await anyio.to_thread.run_sync(self._linked_size, name, digest)
+            cache.put(generation, key, size)
+        if size is None:
+            raise BlobUnknown("blob unknown to registry", digest)
+        return ServableBlob(digest, size, self._ctx.store.local_path(digest))
+
+    def _delete(self, name: str, digest: str) -> None:
+        with self._ctx.db.write() as conn:
+            repo_id = repositories.repository_id(conn, name)
+            if repo_id is None or blob_queries.linked_size(conn, repo_id, digest) is None:
+                raise BlobUnknown("blob unknown to registry", digest)
+            if blob_queries.is_referenced(conn, repo_id, digest):
+                raise Unsupported(
+                    "blob is referenced by a manifest in this repository; delete the manifest "
+                    "first",
+                    digest,
+                )
+            blob_queries.unlink_blob(conn, repo_id, digest)
+
+    async def delete(self, name: str, digest: str) -> None:
+        """Unlink a blob from the repository; its bytes go when GC finds them unused."""
+        await anyio.to_thread.run_sync(self._delete, name, digest)

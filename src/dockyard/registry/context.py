@@ -1,0 +1,39 @@
+"""What the registry services share: the database, the blob store and the limits."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from dockyard.metadata.db import Database
+from dockyard.registry.cache import GenerationCache
+from dockyard.registry.types import ManifestContent
+from dockyard.storage.base import BlobStore
+
+__all__ = ["Limits", "RegistryContext", "now"]
+
+
+def now() -> int:
+    return int(time.time())
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_manifest_bytes: int = 4 * 1024 * 1024
+    max_page_size: int = 1000
+    upload_expiry_seconds: int = 72 * 3600
+
+
+@dataclass
+class RegistryContext:
+    db: Database
+    store: BlobStore
+    limits: Limits = field(default_factory=Limits)
+    # (repository, reference) -> manifest, or None when known to be absent
+    manifests: GenerationCache[tuple[str, str], ManifestContent | None] = field(init=False)
+    # (repository, digest) -> size of a linked blob, or None when not linked
+    blobs: GenerationCache[tuple[str, str], int | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.manifests = GenerationCache(self.db.generation)
+        self.blobs = GenerationCache(self.db.generation)

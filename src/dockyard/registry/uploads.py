@@ -1,0 +1,286 @@
+"""Blob upload sessions: start, append chunks, finish with a digest, mount, cancel.
+
+A session is a database row (its offset is the truth) plus bytes in the blob store, so a
+PATCH or PUT may land on any worker, or after a restart. The running hash lives in the
+worker that last wrote; any other worker re-hashes the bytes from storage (pitfalls §20).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+
+from dockyard.metadata.queries import blobs as blob_queries
+from dockyard.metadata.queries import repositories, uploads
+from dockyard.registry.context import RegistryContext, now
+from dockyard.registry.digests import Hasher, algorithm_of, new_hasher
+from dockyard.registry.errors import (
+    BlobUploadInvalid,
+    BlobUploadUnknown,
+    DigestInvalid,
+    RangeInvalid,
+)
+from dockyard.registry.names import namespace_of
+from dockyard.storage.base import StorageError, UploadBusy, UploadWriter
+
+__all__ = ["Body", "UploadService"]
+
+Body = AsyncIterator[bytes]
+_BATCH_BYTES = 4 * 1024 * 1024
+_HASHERS_KEPT = 1024
+
+
+@dataclass(slots=True)
+class _RunningHash:
+    offset: int
+    algorithm: str
+    hasher: Hasher
+
+
+def _write_batch(writer: UploadWriter, hasher: Hasher, chunks: list[bytes]) -> None:
+    # hashlib and file writes release the GIL, so this overlaps with receiving.
+    for chunk in chunks:
+        writer.write(chunk)
+        hasher.update(chunk)
+
+
+class UploadService:
+    def __init__(self, ctx: RegistryContext) -> None:
+        self._ctx = ctx
+        self._hashes: OrderedDict[str, _RunningHash] = OrderedDict()
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def _start(self, name: str, actor: str | None) -> str:
+        upload_id = uuid.uuid4().hex
+        self._ctx.store.create_upload(upload_id)
+        with self._ctx.db.write() as conn:
+            repo_id = repositories.ensure_repository(conn, name, namespace_of(name), now())
+            uploads.add_upload(conn, upload_id, repo_id, now(), actor)
+        return upload_id
+
+    async def start(self, name: str, actor: str | None) -> str:
+        return await anyio.to_thread.run_sync(self._start, name, actor)
+
+    def _session(self, name: str, upload_id: str) -> uploads.UploadRow:
+        with self._ctx.db.read() as conn:
+            row = uploads.get_upload(conn, upload_id)
+        if row is None or row.repository != name:
+            raise BlobUploadUnknown("upload unknown to registry", upload_id)
+        return row
+
+    async def status(self, name: str, upload_id: str) -> int:
+        """Bytes received so far."""
+        row = await anyio.to_thread.run_sync(self._session, name, upload_id)
+        return row.offset
+
+    def _cancel(self, name: str, upload_id: str) -> None:
+        self._session(name, upload_id)
+        with self._ctx.db.write() as conn:
+            uploads.remove_upload(conn, upload_id)
+        self._ctx.store.delete_upload(upload_id)
+        self._hashes.pop(upload_id, None)
+
+    async def cancel(self, name: str, upload_id: str) -> None:
+        await anyio.to_thread.run_sync(self._cancel, name, upload_id)
+
+    def _mount(self, name: str, digest: str, source: str, actor: str | None) -> bool:
+        with self._ctx.db.write() as conn:
+            source_id = repositories.repository_id(conn, source)
+            if source_id is None or blob_queries.linked_size(conn, source_id, digest) is None:
+                return False
+            repo_id = repositories.ensure_repository(conn, name, namespace_of(name), now())
+            blob_queries.link_blob(conn, repo_id, digest, now())
+        return True
+
+    async def mount(self, name: str, digest: str, source: str, actor: str | None) -> bool:
+        """Link a blob of `source` into `name`; False when `source` does not have it.
+
+        The caller must already have checked that the client may read `source`.
+        """
+        return await anyio.to_thread.run_sync(self._mount, name, digest, source, actor)
+
+    # -- writing ----------------------------------------------------------------------
+
+    def _hash_at(self, upload_id: str, offset: int, algorithm: str) -> Hasher:
+        running = self._hashes.pop(upload_id, None)
+        if running is not None and running.offset == offset and running.algorithm == algorithm:
+            return running.hasher
+        hasher = new_hasher(algorithm)
+        for chunk in self._ctx.store.read_upload(upload_id, offset):
+            hasher.update(chunk)
+        return hasher
+
+    def _remember(self, upload_id: str, offset: int, algorithm: str, hasher: Hasher) -> None:
+        self._hashes[upload_id] = _RunningHash(offset, algorithm, hasher)
+        while len(self._hashes) > _HASHERS_KEPT:
+            self._hashes.popitem(last=False)
+
+    async def _open(self, name: str, upload_id: str) -> tuple[UploadWriter, uploads.UploadRow]:
+        row = await anyio.to_thread.run_sync(self._session, name, upload_id)
+        try:
+            writer = await anyio.to_thread.run_sync(self._ctx.store.open_upload, upload_id)
+        except UploadBusy as exc:
+            raise BlobUploadInvalid(str(exc), upload_id) from exc
+        except StorageError as exc:
+            raise BlobUploadUnknown("upload data is gone", upload_id) from exc
+        try:
+            # Re-read under the lock: a request that held it may have moved the offset.
+            row = await anyio.to_thread.run_sync(self._session, name, upload_id)
+        except BaseException:
+            writer.close()
+            raise
+        return writer, row
+
+    async def _stream(self, writer: UploadWriter, hasher: Hasher, body: Body) -> int:
+        """Write the body through the hasher; returns the number of bytes received."""
+        loop = asyncio.get_running_loop()
+        pending: asyncio.Future[None] | None = None
+        batch: list[bytes] = []
+        batch_bytes = received = 0
+        try:
+            async for chunk in body:
+                if not chunk:
+                    continue
+                batch.append(chunk)
+                batch_bytes += len(chunk)
+                received += len(chunk)
+                if batch_bytes >= _BATCH_BYTES:
+                    if pending is not None:
+                        await pending
+                    pending = loop.run_in_executor(None, _write_batch, writer, hasher, batch)
+                    batch, batch_bytes = [], 0
+        finally:
+            if pending is not None:
+                await pending
+        if batch:
+            await anyio.to_thread.run_sync(_write_batch, writer, hasher, batch)
+        return received
+
+    async def append(
+        self,
+        name: str,
+        upload_id: str,
+        body: Body,
+        content_range: tuple[int, int] | None,
+        algorithm: str = "sha256",
+    ) -> int:
+        """Append a chunk; returns the new offset.
+
+        OCI dist-spec §Pushing a blob in chunks: a chunk that does not start at the current
+        offset gets 416 and leaves the session as it was, so the client can resume.
+        """
+        writer, row = await self._open(name, upload_id)
+        try:
+            offset = row.offset
+            if content_range is not None and content_range[0] != offset:
+                raise RangeInvalid(
+                    f"chunk starts at {content_range[0]}, upload is at {offset}", offset
+                )
+            hasher = await anyio.to_thread.run_sync(self._hash_at, upload_id, offset, algorithm)
+            await anyio.to_thread.run_sync(writer.seek, offset)
+            received = await self._stream(writer, hasher, body)
+            if content_range is not None and received != content_range[1] - content_range[0] + 1:
+                raise BlobUploadInvalid(
+                    f"Content-Range announced {content_range[1] - content_range[0] + 1} bytes, "
+                    f"body had {received}",
+                    upload_id,
+                )
+            size = await anyio.to_thread.run_sync(writer.flush)
+            await anyio.to_thread.run_sync(self._record_offset, upload_id, offset, size)
+            self._remember(upload_id, size, algorithm, hasher)
+            return size
+        finally:
+            writer.close()
+
+    def _record_offset(self, upload_id: str, expected: int, size: int) -> None:
+        with self._ctx.db.write() as conn:
+            if not uploads.set_offset(conn, upload_id, expected, size, now()):
+                raise BlobUploadInvalid("upload changed while this chunk was written", upload_id)
+
+    async def finish(
+        self,
+        name: str,
+        upload_id: str,
+        digest: str,
+        body: Body | None,
+        actor: str | None,
+        address: str | None = None,
+    ) -> None:
+        """Close the session: the bytes become blob `digest` in `name`, or nothing at all."""
+        algorithm = algorithm_of(digest)
+        writer, row = await self._open(name, upload_id)
+        try:
+            hasher = await anyio.to_thread.run_sync(self._hash_at, upload_id, row.offset, algorithm)
+            size = row.offset
+            if body is not None:
+                await anyio.to_thread.run_sync(writer.seek, row.offset)
+                size += await self._stream(writer, hasher, body)
+                size = await anyio.to_thread.run_sync(writer.flush)
+            actual = f"{algorithm}:{hasher.hexdigest()}"
+            if actual != digest:
+                await anyio.to_thread.run_sync(self._discard, upload_id)
+                raise DigestInvalid(
+                    f"uploaded content has digest {actual}, not the {digest} given", digest
+                )
+            await anyio.to_thread.run_sync(
+                self._commit, name, upload_id, size, digest, actor, address
+            )
+        finally:
+            writer.close()
+            self._hashes.pop(upload_id, None)
+
+    def _discard(self, upload_id: str) -> None:
+        with self._ctx.db.write() as conn:
+            uploads.remove_upload(conn, upload_id)
+        self._ctx.store.delete_upload(upload_id)
+
+    def _commit(
+        self,
+        name: str,
+        upload_id: str,
+        size: int,
+        digest: str,
+        actor: str | None,
+        address: str | None,
+    ) -> None:
+        # The bytes are durable in place before the row that makes them visible commits.
+        self._ctx.store.commit_upload(upload_id, size, digest)
+        at = now()
+        with self._ctx.db.write() as conn:
+            blob_queries.add_blob(conn, digest, size, at)
+            repo_id = repositories.ensure_repository(conn, name, namespace_of(name), at)
+            blob_queries.link_blob(conn, repo_id, digest, at)
+            uploads.remove_upload(conn, upload_id)
+
+    async def upload_whole(
+        self, name: str, digest: str, body: Body, actor: str | None, address: str | None = None
+    ) -> None:
+        """A monolithic upload (POST with `?digest=`): a session opened and closed at once."""
+        upload_id = await self.start(name, actor)
+        try:
+            await self.finish(name, upload_id, digest, body, actor, address)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._discard, upload_id)
+            raise
+
+    async def expire(self) -> int:
+        """Remove sessions untouched for longer than the expiry; returns how many."""
+
+        def run() -> int:
+            cutoff = now() - self._ctx.limits.upload_expiry_seconds
+            with self._ctx.db.read() as conn:
+                stale = uploads.expired_uploads(conn, cutoff, 1000)
+            for upload_id in stale:
+                with self._ctx.db.write() as conn:
+                    uploads.remove_upload(conn, upload_id)
+                self._ctx.store.delete_upload(upload_id)
+            return len(stale)
+
+        return await anyio.to_thread.run_sync(run)

@@ -1,0 +1,90 @@
+"""The BlobStore interface: content-addressed blobs plus the upload sessions that make them.
+
+Methods are synchronous and may block on I/O: callers run them in a worker thread. Drivers
+map their back end's errors to StorageError. Nothing here assumes rename exists (S3 has
+none): `commit_upload` is the one step that turns an upload into a visible blob.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["BlobStore", "StorageError", "UploadBusy", "UploadWriter"]
+
+
+class StorageError(Exception):
+    """Any failure of the storage back end."""
+
+
+class UploadBusy(StorageError):
+    """Another request is writing to the same upload right now."""
+
+
+class UploadWriter(ABC):
+    """Exclusive access to one upload, held until `close` (across workers and processes).
+
+    Use: `seek(offset)` to the recorded offset (cutting off anything written past it by a
+    crashed request), `write` chunks, `flush` to make them durable.
+    """
+
+    @abstractmethod
+    def seek(self, offset: int) -> None: ...
+
+    @abstractmethod
+    def write(self, data: bytes) -> None: ...
+
+    @abstractmethod
+    def flush(self) -> int:
+        """Make everything written durable; returns the upload's size."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class BlobStore(ABC):
+    @abstractmethod
+    def local_path(self, digest: str) -> Path | None:
+        """A path the server may send with sendfile, if the driver keeps blobs on local disk."""
+
+    @abstractmethod
+    def blob_size(self, digest: str) -> int | None:
+        """Size of a stored blob, or None when absent."""
+
+    @abstractmethod
+    def open_blob(self, digest: str) -> BinaryIO:
+        """A binary reader of a stored blob."""
+
+    @abstractmethod
+    def delete_blob(self, digest: str) -> None:
+        """Remove a blob's bytes (GC only: the database decides what is unused)."""
+
+    @abstractmethod
+    def create_upload(self, upload_id: str) -> None:
+        """Start an empty upload."""
+
+    @abstractmethod
+    def open_upload(self, upload_id: str) -> UploadWriter:
+        """Exclusive access to an upload; raises UploadBusy when someone else holds it."""
+
+    @abstractmethod
+    def read_upload(self, upload_id: str, size: int) -> Iterator[bytes]:
+        """The first `size` bytes of an upload, for re-hashing on another worker."""
+
+    @abstractmethod
+    def commit_upload(self, upload_id: str, size: int, digest: str) -> None:
+        """Make the upload's first `size` bytes the blob `digest`, atomically and durably.
+
+        Called while holding the upload's writer. If the blob already exists, the upload is
+        simply dropped.
+        """
+
+    @abstractmethod
+    def delete_upload(self, upload_id: str) -> None:
+        """Forget an upload's bytes; no error if they are already gone."""
+
+    @abstractmethod
+    def free_bytes(self) -> int | None:
+        """Free space for blobs, when the back end can tell."""
