@@ -60,7 +60,10 @@ def _build(settings: Settings) -> tuple[_Parts, DistributionApi, TokenEndpoint]:
         settings.token_ttl_seconds,
     )
     access = AccessControl(authenticator, tokens)
-    api = DistributionApi(services, access, settings.service, settings.public_url)
+    api = DistributionApi(
+        services, access, settings.service, settings.public_url,
+        settings.body_idle_timeout_seconds,
+    )  # fmt: skip
     return _Parts(db, services), api, TokenEndpoint(authenticator, tokens)
 
 

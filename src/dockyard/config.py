@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     )
     max_manifest_bytes: int = Field(4 * 1024 * 1024, description="Largest manifest accepted.")
     max_page_size: int = Field(1000, ge=1, description="Cap on `n` for tags and catalog pages.")
+    body_idle_timeout_seconds: float = Field(
+        60, gt=0, description="A request body that sends nothing for this long is abandoned."
+    )
     upload_expiry_hours: int = Field(72, ge=1, description="Abandoned upload sessions expire.")
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     access_log: bool = Field(True, description="Log one structured line per request.")

@@ -24,8 +24,10 @@ def test_invalid_names(name: str) -> None:
 
 
 def test_tags() -> None:
-    assert is_tag("latest") and is_tag("_x") and is_tag("v1.0-rc_1") and is_tag("a" * 128)
-    assert not is_tag("") and not is_tag(".x") and not is_tag("-x") and not is_tag("a" * 129)
+    for good in ["latest", "_x", "v1.0-rc_1", "a" * 128]:
+        assert is_tag(good)
+    for bad in ["", ".x", "-x", "a" * 129]:
+        assert not is_tag(bad)
 
 
 def test_namespace_is_first_component() -> None:

@@ -11,6 +11,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import quote
 
+import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -52,16 +53,29 @@ def _int_param(request: Request, key: str) -> int | None:
         raise e.Unsupported(f"query parameter {key} must be an integer") from exc
 
 
-async def _body(request: Request) -> AsyncIterator[bytes]:
-    async for chunk in request.stream():
+async def _stream(request: Request, idle_timeout: float) -> AsyncIterator[bytes]:
+    """The request body, abandoned when the client stops sending (slowloris, or a body
+    shorter than its Content-Length on a connection left open)."""
+    chunks = request.stream()
+    while True:
+        try:
+            with anyio.fail_after(idle_timeout):
+                chunk = await anext(chunks)
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            raise e.BlobUploadInvalid(
+                f"request body stalled for {idle_timeout:g} seconds; nothing was stored"
+            ) from exc
         yield chunk
 
 
 class DistributionApi:
     def __init__(
         self, services: RegistryServices, access: AccessControl, service_name: str,
-        public_url: str | None,
+        public_url: str | None, body_idle_timeout: float = 60.0,
     ) -> None:  # fmt: skip
+        self._idle_timeout = body_idle_timeout
         self._services = services
         self._access = access
         self._service_name = service_name
@@ -158,6 +172,9 @@ class DistributionApi:
         body = b"" if head else error_body("UNSUPPORTED", "method not allowed on this route")
         return Response(body, 405, media_type="application/json")
 
+    def _body(self, request: Request) -> AsyncIterator[bytes]:
+        return _stream(request, self._idle_timeout)
+
     @staticmethod
     def _actor(request: Request) -> str | None:
         principal: Principal = request.state.principal
@@ -220,7 +237,7 @@ class DistributionApi:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise e.ManifestTooLarge(f"manifest larger than {limit} bytes")
         received = bytearray()
-        async for chunk in request.stream():
+        async for chunk in self._body(request):
             received += chunk
             if len(received) > limit:  # chunked bodies have no Content-Length to check
                 raise e.ManifestTooLarge(f"manifest larger than {limit} bytes")
@@ -314,7 +331,7 @@ class DistributionApi:
         if digest:
             parse_digest(digest)
             await self._services.uploads.upload_whole(
-                route.name, digest, _body(request), actor, self._address(request)
+                route.name, digest, self._body(request), actor, self._address(request)
             )
             return self._blob_created(route.name, digest)
         upload_id = await self._services.uploads.start(route.name, actor)
@@ -338,7 +355,7 @@ class DistributionApi:
                 )
             content_range = (int(match.group(1)), int(match.group(2)))
         offset = await self._services.uploads.append(
-            route.name, route.reference, _body(request), content_range
+            route.name, route.reference, self._body(request), content_range
         )
         return Response(
             status_code=202, headers=self._upload_headers(route.name, route.reference, offset)
@@ -350,7 +367,7 @@ class DistributionApi:
             raise e.DigestInvalid("digest query parameter is required to close an upload")
         parse_digest(digest)
         await self._services.uploads.finish(
-            route.name, route.reference, digest, _body(request), self._actor(request),
+            route.name, route.reference, digest, self._body(request), self._actor(request),
             self._address(request),
         )  # fmt: skip
         return self._blob_created(route.name, digest)

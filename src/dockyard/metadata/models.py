@@ -167,13 +167,15 @@ class TagEvent(Base):
 
 
 class Upload(Base):
-    """A resumable blob upload, visible to every worker and surviving restarts."""
+    """A resumable blob upload, visible to every worker and surviving restarts.
+
+    It names its repository rather than pointing at a row: a repository comes into being
+    with its first blob or manifest, so an abandoned or failed push leaves no trace in it.
+    """
 
     __tablename__ = "upload"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    repository_id: Mapped[int] = mapped_column(
-        ForeignKey("repository.id", ondelete="RESTRICT"), index=True
-    )
+    repository: Mapped[str] = mapped_column(NAME, index=True)
     offset: Mapped[int] = mapped_column(BigInteger)
     started_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -153,9 +153,9 @@ def parse_manifest(payload: bytes, content_type: str | None) -> ParsedManifest:
     if not isinstance(doc, dict):
         raise ManifestInvalid("manifest must be a JSON object")
     _check_keys(doc, "manifest")
+    media_type = _media_type(doc, content_type)
     if doc.get("schemaVersion") != 2 or type(doc.get("schemaVersion")) is not int:
         raise ManifestInvalid("schemaVersion must be 2")
-    media_type = _media_type(doc, content_type)
     # CVE-2021-41190: a document that is both an index and an image is ambiguous.
     if "manifests" in doc and ("layers" in doc or "config" in doc):
         raise ManifestInvalid("a manifest cannot have both manifests and layers/config")

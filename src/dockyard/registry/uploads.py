@@ -60,8 +60,7 @@ class UploadService:
         upload_id = uuid.uuid4().hex
         self._ctx.store.create_upload(upload_id)
         with self._ctx.db.write() as conn:
-            repo_id = repositories.ensure_repository(conn, name, namespace_of(name), now())
-            uploads.add_upload(conn, upload_id, repo_id, now(), actor)
+            uploads.add_upload(conn, upload_id, name, now(), actor)
         return upload_id
 
     async def start(self, name: str, actor: str | None) -> str:

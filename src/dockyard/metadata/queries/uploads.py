@@ -6,26 +6,26 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from dockyard.metadata.models import Repository, Upload, table_of
+from dockyard.metadata.models import Upload, table_of
 
 _upload = table_of(Upload)
-_repo = table_of(Repository)
 
 
 @dataclass(frozen=True, slots=True)
 class UploadRow:
     id: str
-    repository_id: int
     repository: str
     offset: int
     started_at: int
 
 
-def add_upload(conn: Connection, upload_id: str, repo_id: int, now: int, actor: str | None) -> None:
+def add_upload(
+    conn: Connection, upload_id: str, repository: str, now: int, actor: str | None
+) -> None:
     conn.execute(
         insert(_upload).values(
             id=upload_id,
-            repository_id=repo_id,
+            repository=repository,
             offset=0,
             started_at=now,
             updated_at=now,
@@ -36,15 +36,9 @@ def add_upload(conn: Connection, upload_id: str, repo_id: int, now: int, actor: 
 
 def get_upload(conn: Connection, upload_id: str) -> UploadRow | None:
     row = conn.execute(
-        select(
-            _upload.c.id,
-            _upload.c.repository_id,
-            _repo.c.name,
-            _upload.c.offset,
-            _upload.c.started_at,
+        select(_upload.c.id, _upload.c.repository, _upload.c.offset, _upload.c.started_at).where(
+            _upload.c.id == upload_id
         )
-        .join(_repo, _repo.c.id == _upload.c.repository_id)
-        .where(_upload.c.id == upload_id)
     ).first()
     return UploadRow(*row) if row else None
 
