@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dockyard.distribution.paths import match_route
+from dockyard.distribution.paths import ROUTE_KEY
 
 __all__ = ["RequestObserver", "configure_logging", "metrics_endpoint"]
 
@@ -61,17 +61,36 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
 
 
-def _route_label(path: str) -> str:
+_NAMED_PATHS = {"/auth/token": "auth_token", "/healthz": "healthz", "/readyz": "readyz",
+                "/metrics": "metrics"}  # fmt: skip
+
+
+def _route_label(scope: Scope) -> str:
     """A bounded label: never a repository name (pitfalls §29)."""
-    if path.startswith("/v2"):
-        rest = path[3:].lstrip("/")
-        if not rest:
-            return "v2_base"
-        route = match_route(rest)
-        return f"v2_{route.kind}" if route else "v2_other"
-    if path in ("/auth/token", "/healthz", "/readyz", "/metrics"):
-        return path.strip("/").replace("/", "_")
-    return "other"
+    route = scope.get(ROUTE_KEY)
+    if isinstance(route, str):
+        return route
+    return _NAMED_PATHS.get(scope["path"], "other")
+
+
+class _Instruments:
+    """Labelled children cached: `labels()` takes a lock and hashes on every call."""
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
+
+    def record(self, method: str, route: str, status: int, elapsed: float) -> None:
+        counter = self._counters.get((method, route, status))
+        if counter is None:
+            counter = REQUESTS.labels(method, route, str(status))
+            self._counters[(method, route, status)] = counter
+        counter.inc()
+        histogram = self._histograms.get((method, route))
+        if histogram is None:
+            histogram = LATENCY.labels(method, route)
+            self._histograms[(method, route)] = histogram
+        histogram.observe(elapsed)
 
 
 class RequestObserver:
@@ -80,6 +99,7 @@ class RequestObserver:
     def __init__(self, app: ASGIApp, access_log: bool) -> None:
         self.app = app
         self.access_log = access_log
+        self._instruments = _Instruments()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,9 +122,7 @@ class RequestObserver:
         finally:
             elapsed = time.perf_counter() - started
             method, path = scope["method"], scope["path"]
-            route = _route_label(path)
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(elapsed)
+            self._instruments.record(method, _route_label(scope), status, elapsed)
             if self.access_log:
                 client = scope.get("client")
                 _log.info(

@@ -8,6 +8,7 @@ change or a disabled account takes effect on the next request (pitfalls §19, §
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -34,7 +35,7 @@ ADMIN_NAME = "admin"
 class _Verified:
     principal: Principal
     password_hash: str
-    generation: tuple[int, int]
+    generation: int
 
 
 def _principal(row: users.UserRow) -> Principal:
@@ -47,6 +48,7 @@ class Authenticator:
         self._key = secrets.token_bytes(32)
         self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
         self._limiter = anyio.CapacityLimiter(hash_concurrency)
+        self._pending: dict[bytes, asyncio.Future[Principal | None]] = {}
 
     def _cache_key(self, username: str, password: str) -> bytes:
         message = f"{username}\0{password}".encode()
@@ -65,6 +67,27 @@ class Authenticator:
         cached = self._verified.get(key)
         if cached is not None and cached.generation == generation:
             return cached.principal
+        # Single flight: a client opening 32 connections at once pays one check, not 32.
+        pending = self._pending.get(key)
+        if pending is not None:
+            return await pending
+        future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            principal = await self._check(key, username, password, cached, generation)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it; none is fine too
+            raise
+        else:
+            future.set_result(principal)
+            return principal
+        finally:
+            del self._pending[key]
+
+    async def _check(
+        self, key: bytes, username: str, password: str, cached: _Verified | None, generation: int
+    ) -> Principal | None:
         row = await anyio.to_thread.run_sync(self._lookup, username)
         if (
             row is not None

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from dockyard.auth.principals import Principal
 from dockyard.distribution.access import AccessControl, Need, Refused
 from dockyard.distribution.errors import error_body, error_response
-from dockyard.distribution.paths import Route, match_route
+from dockyard.distribution.paths import ROUTE_KEY, Route, match_route
 from dockyard.registry import errors as e
 from dockyard.registry.digests import parse_digest
 from dockyard.registry.mediatypes import parse_accept
@@ -29,6 +29,7 @@ from dockyard.registry.services import RegistryServices
 __all__ = ["DistributionApi"]
 
 API_VERSION = ("Docker-Distribution-API-Version", "registry/2.0")
+_API_VERSION_RAW = (b"docker-distribution-api-version", b"registry/2.0")
 _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?")
 _RANGE_CHUNK_BYTES = 1024 * 1024
 Handler = Callable[[Request, Route], Awaitable[Response]]
@@ -70,6 +71,21 @@ async def _stream(request: Request, idle_timeout: float) -> AsyncIterator[bytes]
         yield chunk
 
 
+class _Reply(Response):
+    """A response sent as given: the hot path skips Starlette's header bookkeeping."""
+
+    def __init__(self, status: int, raw_headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status_code = status
+        self.raw_headers = raw_headers
+        self.body = body
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": self.raw_headers})  # fmt: skip
+        await send({"type": "http.response.body", "body": self.body})
+
+
 class DistributionApi:
     def __init__(
         self, services: RegistryServices, access: AccessControl, service_name: str,
@@ -103,7 +119,8 @@ class DistributionApi:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         response = await self._dispatch(request)
-        response.headers.setdefault(*API_VERSION)
+        if not isinstance(response, _Reply):
+            response.headers.setdefault(*API_VERSION)
         await response(scope, receive, send)
 
     async def _dispatch(self, request: Request) -> Response:
@@ -112,10 +129,12 @@ class DistributionApi:
         path = raw.decode("latin-1").split("?", 1)[0].removeprefix("/v2").lstrip("/")
         try:
             if path == "":
+                request.scope[ROUTE_KEY] = "v2_base"
                 return await self._ping(request)
             route = match_route(path)
             if route is None:
                 return self._not_found(head)
+            request.scope[ROUTE_KEY] = f"v2_{route.kind}"
             entry = self._routes.get((route.kind, request.method))
             if entry is None:
                 return self._method_not_allowed(head)
@@ -221,15 +240,16 @@ class DistributionApi:
     async def _get_manifest(self, request: Request, route: Route) -> Response:
         accepted = parse_accept(request.headers.getlist("accept"))
         content = await self._services.manifests.get(route.name, route.reference, accepted)
-        headers = {
-            "Docker-Content-Digest": content.digest,
-            "ETag": f'"{content.digest}"',
-            "Content-Length": str(len(content.payload)),
-        }
-        body = b"" if request.method == "HEAD" else content.payload
-        response = Response(body, media_type=content.media_type, headers=headers)
-        response.headers["content-length"] = str(len(content.payload))
-        return response
+        digest = content.digest.encode()
+        headers = [
+            (b"content-type", content.media_type.encode()),
+            # HEAD too: containerd falls back to GET without length and digest (pitfalls §3)
+            (b"content-length", str(len(content.payload)).encode()),
+            (b"docker-content-digest", digest),
+            (b"etag", b'"' + digest + b'"'),
+            _API_VERSION_RAW,
+        ]
+        return _Reply(200, headers, b"" if request.method == "HEAD" else content.payload)
 
     async def _read_manifest(self, request: Request) -> bytes:
         limit = self._services.manifests.max_bytes

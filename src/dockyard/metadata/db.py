@@ -9,7 +9,6 @@ loss (blob bytes are fsynced before their row commits, so the row is the commit 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,9 +68,8 @@ class Database:
             conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
         self.reader = _sqlite_engine(url, writer=False)
         self.writer = _sqlite_engine(url, writer=True)
+        # Only ever used from the event loop's thread (see generation()).
         self._watch = sqlite3.connect(path, check_same_thread=False)
-        self._watch_lock = threading.Lock()
-        self._local_writes = 0
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -82,18 +80,17 @@ class Database:
     def write(self) -> Iterator[Connection]:
         with self.writer.begin() as conn:
             yield conn
-        self._local_writes += 1
 
-    def generation(self) -> tuple[int, int]:
+    def generation(self) -> int:
         """Changes whenever any connection, in any process, commits a write.
 
         `PRAGMA data_version` only moves for commits made by *other* connections, so the
         watcher connection (which never writes) sees every commit, ours included. It reads
-        the WAL index in shared memory: microseconds, safe to call on the event loop.
+        the WAL index in shared memory: microseconds, safe to call on the event loop. Call it
+        from the event loop only (the watcher connection is not shared across threads).
         """
-        with self._watch_lock:
-            row = self._watch.execute("PRAGMA data_version").fetchone()
-        return (int(row[0]), self._local_writes)
+        row = self._watch.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""

@@ -13,7 +13,7 @@ __all__ = ["GenerationCache"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-Generation = tuple[int, int]
+Generation = int
 
 
 class GenerationCache(Generic[K, V]):
