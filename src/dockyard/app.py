@@ -18,19 +18,19 @@ from starlette.types import Receive, Scope, Send
 
 from dockyard.auth.authenticator import Authenticator
 from dockyard.auth.tokens import TokenService
-from dockyard.config import Settings
+from dockyard.config import SETTINGS_ENV, Settings
 from dockyard.distribution.access import AccessControl
 from dockyard.distribution.api import DistributionApi
 from dockyard.distribution.token import TokenEndpoint
+from dockyard.logs import configure_logging
 from dockyard.metadata.db import Database
-from dockyard.observability import RequestObserver, configure_logging, metrics_endpoint
+from dockyard.observability import RequestObserver, metrics_endpoint
 from dockyard.registry.context import Limits, RegistryContext
 from dockyard.registry.services import RegistryServices
 from dockyard.storage.filesystem import FilesystemBlobStore
 
-__all__ = ["SETTINGS_ENV", "create_app", "create_app_from_env"]
+__all__ = ["create_app", "create_app_from_env"]
 
-SETTINGS_ENV = "DOCKYARD_RESOLVED_SETTINGS"  # how `dockyard serve` hands settings to workers
 _UPLOAD_EXPIRY_INTERVAL_SECONDS = 3600
 _log = logging.getLogger("dockyard")
 

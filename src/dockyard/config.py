@@ -9,7 +9,9 @@ import yaml
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["SETTINGS_ENV", "Settings", "load_settings"]
+
+SETTINGS_ENV = "DOCKYARD_RESOLVED_SETTINGS"  # how `dockyard serve` hands settings to workers
 
 
 class Settings(BaseSettings):

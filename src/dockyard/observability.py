@@ -1,11 +1,13 @@
-"""Request logs (one JSON line each, never a credential) and Prometheus metrics."""
+"""Request logs (one JSON line each, never a credential) and Prometheus metrics.
+
+prometheus-client picks its multi-process mode when first imported: import this module only
+in worker processes, after `dockyard serve` has set PROMETHEUS_MULTIPROC_DIR.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import sys
 import time
 from typing import Any
 
@@ -23,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard.distribution.paths import ROUTE_KEY
 
-__all__ = ["RequestObserver", "configure_logging", "metrics_endpoint"]
+__all__ = ["RequestObserver", "metrics_endpoint"]
 
 REQUESTS = Counter(
     "dockyard_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -35,30 +37,6 @@ LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120),
 )
 _log = logging.getLogger("dockyard.access")
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            entry.update(fields)
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
 
 
 _NAMED_PATHS = {"/auth/token": "auth_token", "/healthz": "healthz", "/readyz": "readyz",

@@ -10,11 +10,10 @@ from typing import Annotated
 
 import typer
 
-from dockyard.app import SETTINGS_ENV
 from dockyard.auth.authenticator import bootstrap_admin
-from dockyard.config import load_settings
+from dockyard.config import SETTINGS_ENV, load_settings
+from dockyard.logs import configure_logging
 from dockyard.metadata.db import Database
-from dockyard.observability import configure_logging
 
 
 def serve(
