@@ -231,8 +231,17 @@ class DistributionApi:
 
     async def _referrers(self, request: Request, route: Route) -> Response:
         artifact_type = request.query_params.get("artifactType") or None
-        body = await self._services.listing.referrers(route.name, route.reference, artifact_type)
+        last = request.query_params.get("last") or None
+        body, next_after = await self._services.listing.referrers(
+            route.name, route.reference, artifact_type, last
+        )
         headers = {"OCI-Filters-Applied": "artifactType"} if artifact_type else {}
+        if next_after is not None:
+            query = f"last={quote(next_after, safe='')}"
+            if artifact_type:
+                query += f"&artifactType={quote(artifact_type, safe='')}"
+            path = f"/v2/{route.name}/referrers/{route.reference}"
+            headers["Link"] = f'<{path}?{query}>; rel="next"'
         return Response(body, media_type="application/vnd.oci.image.index.v1+json", headers=headers)
 
     # -- manifests --------------------------------------------------------------------

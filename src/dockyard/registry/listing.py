@@ -13,7 +13,9 @@ from dockyard.registry.context import RegistryContext
 from dockyard.registry.digests import parse_digest
 from dockyard.registry.errors import NameUnknown
 
-__all__ = ["ListingService"]
+__all__ = ["REFERRERS_PAGE", "ListingService"]
+
+REFERRERS_PAGE = 1000
 
 
 class ListingService:
@@ -50,22 +52,30 @@ class ListingService:
         return names[:limit], len(names) > limit
 
     def _referrers(
-        self, name: str, subject: str, artifact_type: str | None
+        self, name: str, subject: str, artifact_type: str | None, after: str | None, limit: int
     ) -> list[manifest_queries.ReferrerRow]:
         with self._ctx.db.read() as conn:
             repo_id = repositories.repository_id(conn, name)
             if repo_id is None:
                 return []
-            return manifest_queries.referrers(conn, repo_id, subject, artifact_type)
+            return manifest_queries.referrers(conn, repo_id, subject, artifact_type, after, limit)
 
-    async def referrers(self, name: str, subject: str, artifact_type: str | None) -> bytes:
-        """An image index of the manifests whose subject is `subject` (empty if none).
+    async def referrers(
+        self, name: str, subject: str, artifact_type: str | None, after: str | None = None
+    ) -> tuple[bytes, str | None]:
+        """An image index of the manifests whose subject is `subject` (empty if none), and
+        the last digest listed when more follow.
 
         OCI dist-spec §Listing Referrers: an image manifest without `artifactType` is listed
-        with its config's media type; annotations are copied.
+        with its config's media type; annotations are copied. Pages stay far below the 4 MiB
+        a client reads (pitfalls §11).
         """
         parse_digest(subject)
-        rows = await anyio.to_thread.run_sync(self._referrers, name, subject, artifact_type)
+        rows = await anyio.to_thread.run_sync(
+            self._referrers, name, subject, artifact_type, after, REFERRERS_PAGE + 1
+        )
+        more = len(rows) > REFERRERS_PAGE
+        rows = rows[:REFERRERS_PAGE]
         descriptors = []
         for row in rows:
             descriptor: dict[str, object] = {
@@ -80,4 +90,5 @@ class ListingService:
                 descriptor["annotations"] = json.loads(row.annotations)
             descriptors.append(descriptor)
         index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": descriptors}
-        return json.dumps(index, separators=(",", ":")).encode()
+        body = json.dumps(index, separators=(",", ":")).encode()
+        return body, rows[-1].digest if more else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, exists, insert, select
+from sqlalchemy import Connection, delete, exists, func, insert, select
 
 from dockyard.metadata.models import Manifest, ManifestReference, Tag, table_of
 from dockyard.metadata.queries._upsert import insert_ignore
@@ -158,8 +158,14 @@ class ReferrerRow:
 
 
 def referrers(
-    conn: Connection, repo_id: int, subject: str, artifact_type: str | None
+    conn: Connection,
+    repo_id: int,
+    subject: str,
+    artifact_type: str | None,
+    after: str | None,
+    limit: int,
 ) -> list[ReferrerRow]:
+    """Manifests whose subject is `subject`, in digest order after `after`."""
     config = _ref.alias("config")
     query = (
         select(
@@ -173,8 +179,12 @@ def referrers(
         .outerjoin(config, (config.c.manifest_id == _man.c.id) & (config.c.kind == "config"))
         .where(_man.c.repository_id == repo_id, _man.c.subject_digest == subject)
         .order_by(_man.c.digest)
+        .limit(limit)
     )
-    rows = [ReferrerRow(*row) for row in conn.execute(query)]
+    if after is not None:
+        query = query.where(_man.c.digest > after)
     if artifact_type is not None:
-        rows = [r for r in rows if (r.artifact_type or r.config_media_type) == artifact_type]
-    return rows
+        query = query.where(
+            func.coalesce(_man.c.artifact_type, config.c.media_type) == artifact_type
+        )
+    return [ReferrerRow(*row) for row in conn.execute(query)]
