@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
@@ -27,6 +28,11 @@ class _JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
+    # Line-buffer both streams: when they go to a file, block buffering loses the last lines
+    # of a process that is killed.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter())
     root = logging.getLogger()

@@ -58,7 +58,7 @@ def test_refused_tokens(tmp_path: Path, tokens: TokenService) -> None:
                           "nbf": now + 600, "iat": now}, key, "ES256",
                          headers={"kid": tokens.kid})  # fmt: skip
     unsigned = jwt.encode({"iss": "dockyard", "aud": "dockyard", "sub": "x", "exp": now + 60},
-                          None, "none")  # fmt: skip
+                          "", "none")  # fmt: skip
     for bad in [_tamper(token, access=[{"type": "repository", "name": "x", "actions": ["*"]}]),
                 foreign, expired, not_yet, unsigned, "garbage", ""]:  # fmt: skip
         with pytest.raises(TokenError):

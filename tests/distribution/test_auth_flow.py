@@ -10,7 +10,8 @@ from fixtures.servers import Registry
 
 
 def _token(registry: Registry, *scopes: str) -> str:
-    params = [("service", "dockyard"), *[("scope", s) for s in scopes]]
+    params: list[tuple[str, str | int | float | bool | None]] = [("service", "dockyard")]
+    params += [("scope", s) for s in scopes]
     auth = (registry.username, registry.password)
     r = httpx.get(f"{registry.url}/auth/token", params=params, auth=auth)
     assert r.status_code == 200, r.text

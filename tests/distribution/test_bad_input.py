@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from conftest import OCI_INDEX, OCI_MANIFEST, V2, error_code, sha256
 from fixtures.servers import Registry
+from fixtures.v2api import OCI_INDEX, OCI_MANIFEST, V2, error_code, sha256
 
 
 def test_malformed_json_manifest(v2: V2, repo: Callable[[str], str]) -> None:

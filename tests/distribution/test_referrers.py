@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from conftest import OCI_MANIFEST, V2, sha256
+from fixtures.v2api import OCI_MANIFEST, V2, sha256
 
 EMPTY = b"{}"
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"

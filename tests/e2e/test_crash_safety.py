@@ -7,7 +7,7 @@ import hashlib
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -63,7 +63,11 @@ def test_sigkill_mid_upload_then_resume(dockyard_factory: StartServer) -> None:
             sent += len(chunk)
             yield chunk
 
-    killer = threading.Thread(target=lambda: (_wait_for(lambda: sent > 256 * CHUNK), server.kill()))
+    def kill_when_flowing() -> None:
+        _wait_for(lambda: sent > 256 * CHUNK)
+        server.kill()
+
+    killer = threading.Thread(target=kill_when_flowing)
     killer.start()
     with pytest.raises(httpx.TransportError):
         client.patch(location, content=body())
@@ -98,7 +102,7 @@ def test_sigkill_mid_upload_then_resume(dockyard_factory: StartServer) -> None:
     client.close()
 
 
-def _wait_for(condition: object, timeout: float = 60.0) -> None:
+def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+    while not condition() and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -44,7 +44,7 @@ def test_digests() -> None:
 
 def test_accept_lines_are_split_and_wildcards_mean_anything() -> None:
     lines = [mt.OCI_MANIFEST, f"{mt.DOCKER_MANIFEST}; q=0.5, {mt.OCI_INDEX}"]
-    assert mt.parse_accept(lines) == {mt.OCI_MANIFEST, mt.DOCKER_MANIFEST, mt.OCI_INDEX}
+    assert mt.parse_accept(lines) == frozenset({mt.OCI_MANIFEST, mt.DOCKER_MANIFEST, mt.OCI_INDEX})
     assert mt.parse_accept([f"{mt.OCI_MANIFEST}, */*"]) is None
     assert mt.parse_accept([]) is None
 

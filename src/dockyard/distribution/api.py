@@ -51,7 +51,7 @@ def _int_param(request: Request, key: str) -> int | None:
     try:
         return int(value)
     except ValueError as exc:
-        raise e.Unsupported(f"query parameter {key} must be an integer") from exc
+        raise e.ParameterInvalid(f"query parameter {key} must be an integer") from exc
 
 
 async def _stream(request: Request, idle_timeout: float) -> AsyncIterator[bytes]:

@@ -15,6 +15,7 @@ __all__ = ["error_response", "status_and_code"]
 _TABLE: list[tuple[type[e.RegistryError], int, str]] = [
     (e.RangeInvalid, 416, "BLOB_UPLOAD_INVALID"),
     (e.ManifestTooLarge, 413, "MANIFEST_INVALID"),
+    (e.ParameterInvalid, 400, "UNSUPPORTED"),
     (e.NameInvalid, 400, "NAME_INVALID"),
     (e.NameUnknown, 404, "NAME_UNKNOWN"),
     (e.TagInvalid, 400, "MANIFEST_INVALID"),

@@ -94,6 +94,10 @@ class Unsupported(RegistryError):
     pass
 
 
+class ParameterInvalid(Unsupported):
+    pass
+
+
 class Unauthorized(RegistryError):
     pass
 
