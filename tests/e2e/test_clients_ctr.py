@@ -6,6 +6,7 @@ grant to the token endpoint first and falls back to GET only on 400/401/404.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,3 +98,38 @@ def test_import_then_push(
     assert manifest_digest(reg, name, "multi") == index.digest
     for child in index.images:
         assert manifest_digest(reg, name, child.digest) == child.digest
+
+
+def _manifest_requests(log: Path, repository: str) -> list[tuple[str, str]]:
+    """(method, reference) of every manifest request the server logged for `repository`."""
+    prefix = f"/v2/{repository}/manifests/"
+    found = []
+    for line in log.read_text().splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        path = entry.get("path", "")
+        if entry.get("msg") == "request" and path.startswith(prefix):
+            found.append((entry["method"], path.removeprefix(prefix)))
+    return found
+
+
+def test_pull_resolves_the_tag_with_head_only(
+    client_env: ClientEnv,
+    containerd: Containerd,
+    sample_images: SampleImages,
+    repo: Callable[[str], str],
+) -> None:
+    """containerd falls back from HEAD to GET on the tag when HEAD lacks Content-Length or
+    Docker-Content-Digest (pitfalls §3): the log must show HEAD on the tag, never GET."""
+    reg = client_env.registry
+    if reg.log_path is None:
+        pytest.fail("this test reads the server's request log", pytrace=False)
+    name = repo("headonly")
+    ref = f"{reg.hostport}/{name}:v1"
+    client_env.run("skopeo", "copy", "--dest-tls-verify=false", f"--dest-creds={user(client_env)}",
+                   sample_images.layout.ref("v1"), f"docker://{ref}")  # fmt: skip
+    containerd.ctr(client_env, "images", "pull", "--plain-http", "--user", user(client_env), ref)
+    requests = _manifest_requests(reg.log_path, name)
+    assert ("HEAD", "v1") in requests, requests
+    assert ("GET", "v1") not in requests, requests
