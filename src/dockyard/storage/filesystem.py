@@ -21,6 +21,7 @@ from dockyard.storage.base import BlobStore, StorageError, UploadBusy, UploadWri
 __all__ = ["FilesystemBlobStore"]
 
 _READ_CHUNK = 1024 * 1024
+_SYNC_EVERY_BYTES = 64 * 1024 * 1024
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
@@ -127,6 +128,7 @@ class _FileUploadWriter(UploadWriter):
     def __init__(self, handle: BinaryIO, upload_id: str) -> None:
         self._handle = handle
         self._upload_id = upload_id
+        self._unsynced = 0
 
     def seek(self, offset: int) -> None:
         self._handle.truncate(offset)
@@ -135,6 +137,13 @@ class _FileUploadWriter(UploadWriter):
     def write(self, data: bytes) -> None:
         try:
             self._handle.write(data)
+            self._unsynced += len(data)
+            if self._unsynced >= _SYNC_EVERY_BYTES:
+                # Writing back as we go keeps the final fsync short and stops a large upload
+                # from piling up dirty pages until the kernel throttles every writer.
+                self._handle.flush()
+                os.fdatasync(self._handle.fileno())
+                self._unsynced = 0
         except OSError as exc:
             raise StorageError(f"cannot write upload {self._upload_id}: {exc}") from exc
 
