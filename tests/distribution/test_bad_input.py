@@ -237,3 +237,16 @@ def test_manifest_media_type_must_match_content_type(v2: V2, repo: Callable[[str
     docker = "application/vnd.docker.distribution.manifest.v2+json"
     r = v2.put_manifest(name, "v1", payload, docker)
     assert (r.status_code, error_code(r)) == (400, "MANIFEST_INVALID")
+
+
+def test_closing_put_with_a_misplaced_range(v2: V2, repo: Callable[[str], str]) -> None:
+    name = repo("closing")
+    location = v2.http.post(f"/v2/{name}/blobs/uploads/").headers["location"]
+    v2.http.patch(location, content=b"abc", headers={"Content-Range": "0-2"})
+    digest = sha256(b"abcdef")
+    early = v2.http.put(location, params={"digest": digest}, content=b"ef",
+                        headers={"Content-Range": "4-5"})  # fmt: skip
+    assert (early.status_code, early.headers["range"]) == (416, "0-2")
+    done = v2.http.put(location, params={"digest": digest}, content=b"def",
+                       headers={"Content-Range": "3-5"})  # fmt: skip
+    assert done.status_code == 201, done.text

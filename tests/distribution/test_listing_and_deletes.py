@@ -118,3 +118,11 @@ def test_cross_repository_mount(v2: V2, repo: Callable[[str], str]) -> None:
     assert missing.status_code == 202  # falls back to a plain upload session
     no_from = v2.http.post(f"/v2/{target}/blobs/uploads/", params={"mount": digest})
     assert no_from.status_code == 202
+
+
+def test_unsatisfiable_ranges_get_416(v2: V2, repo: Callable[[str], str]) -> None:
+    name = repo("badrange")
+    digest = v2.push_blob(name, b"x" * 2048)
+    for header in ("bytes=500-0", "bytes=5000-", "bytes=-0"):
+        r = v2.http.get(f"/v2/{name}/blobs/{digest}", headers={"Range": header})
+        assert (r.status_code, r.headers["content-range"]) == (416, "bytes */2048"), header

@@ -133,7 +133,25 @@ class AccessControl:
                 )  # fmt: skip
             raise Refused(403, "DENIED", f"requested access to the resource is denied: {refused}",
                           None)  # fmt: skip
-        return caller.principal, tuple(self._may(caller, n) for n in optional)
+        allowed = tuple(self._may(caller, n) for n in optional)
+        if caller.token_access is not None:
+            # A token that simply did not ask for an optional scope the caller holds (clients
+            # reuse the push token they have for a mount): ask for a wider one, as
+            # distribution does, rather than silently losing the mount.
+            for wanted, granted in zip(optional, allowed, strict=True):
+                if not granted and allows(
+                    granted_actions(caller.principal, wanted.resource_type, wanted.name,
+                                    frozenset({wanted.action})),
+                    wanted.action,
+                ):  # fmt: skip
+                    scopes = tuple(n.challenge_scope() for n in all_needs)
+                    raise Refused(
+                        401, "DENIED", "requested access to the resource is denied",
+                        Challenge(scopes, "insufficient_scope",
+                                  f"token lacks {wanted.action} on {wanted.resource_type}:"
+                                  f"{wanted.name}"),
+                    )  # fmt: skip
+        return caller.principal, allowed
 
     async def ping(self, request: Request) -> Principal:
         """`GET /v2/`: any valid identity passes; nobody gets the challenge (pitfalls §4)."""

@@ -40,6 +40,24 @@ def _range_header(offset: int) -> str:
     return f"0-{max(offset - 1, 0)}"
 
 
+def _satisfiable(header: str | None, size: int) -> bool:
+    """False for a single `Range` that names no byte of the blob (RFC 9110 §15.5.17: 416).
+
+    Starlette answers a reversed range with a plain-text 400; clients and the conformance
+    suite expect 416. Anything else is left to Starlette.
+    """
+    if not header or not header.startswith("bytes=") or "," in header:
+        return True
+    first, sep, last = header[6:].strip().partition("-")
+    if not sep or not (first.isdigit() or last.isdigit()):
+        return True
+    if not first:  # suffix range: the last N bytes
+        return int(last) > 0 and size > 0
+    if int(first) >= size:
+        return False
+    return not last.isdigit() or int(last) >= int(first)
+
+
 def _link(path: str, n: int, last: str) -> str:
     return f'<{path}?n={n}&last={quote(last, safe="")}>; rel="next"'
 
@@ -305,6 +323,11 @@ class DistributionApi:
         }
         if blob.path is None:
             raise e.BlobUnknown("blob content is not on local storage", digest)
+        if not _satisfiable(request.headers.get("range"), blob.size):
+            return Response(
+                error_body("BLOB_UNKNOWN", "requested range not satisfiable"), 416,
+                headers={"Content-Range": f"bytes */{blob.size}"}, media_type="application/json",
+            )  # fmt: skip
         response = FileResponse(blob.path, media_type="application/octet-stream", headers=headers)
         response.chunk_size = _RANGE_CHUNK_BYTES  # ranged reads go through Python; keep them large
         return response
@@ -372,17 +395,21 @@ class DistributionApi:
             status_code=204, headers=self._upload_headers(route.name, route.reference, offset)
         )
 
-    async def _patch_upload(self, request: Request, route: Route) -> Response:
-        content_range = None
+    async def _content_range(self, request: Request, route: Route) -> tuple[int, int] | None:
+        """`Content-Range: [bytes ]start-end[/total]`, parsed leniently (pitfalls §7)."""
         header = request.headers.get("content-range")
-        if header:
-            match = _CONTENT_RANGE.fullmatch(header.strip())
-            if not match or int(match.group(2)) < int(match.group(1)):
-                raise e.RangeInvalid(
-                    f"malformed Content-Range {header!r}",
-                    await self._services.uploads.status(route.name, route.reference),
-                )
-            content_range = (int(match.group(1)), int(match.group(2)))
+        if not header:
+            return None
+        match = _CONTENT_RANGE.fullmatch(header.strip())
+        if not match or int(match.group(2)) < int(match.group(1)):
+            raise e.RangeInvalid(
+                f"malformed Content-Range {header!r}",
+                await self._services.uploads.status(route.name, route.reference),
+            )
+        return int(match.group(1)), int(match.group(2))
+
+    async def _patch_upload(self, request: Request, route: Route) -> Response:
+        content_range = await self._content_range(request, route)
         offset = await self._services.uploads.append(
             route.name, route.reference, self._body(request), content_range
         )
@@ -395,9 +422,10 @@ class DistributionApi:
         if not digest:
             raise e.DigestInvalid("digest query parameter is required to close an upload")
         parse_digest(digest)
+        content_range = await self._content_range(request, route)
         await self._services.uploads.finish(
             route.name, route.reference, digest, self._body(request), self._actor(request),
-            self._address(request),
+            self._address(request), content_range,
         )  # fmt: skip
         return self._blob_created(route.name, digest)
 

@@ -49,6 +49,21 @@ def _write_batch(writer: UploadWriter, hasher: Hasher, chunks: list[bytes]) -> N
         hasher.update(chunk)
 
 
+def _check_start(content_range: tuple[int, int] | None, offset: int) -> None:
+    if content_range is not None and content_range[0] != offset:
+        raise RangeInvalid(f"chunk starts at {content_range[0]}, upload is at {offset}", offset)
+
+
+def _check_length(content_range: tuple[int, int] | None, received: int, upload_id: str) -> None:
+    if content_range is None:
+        return
+    announced = content_range[1] - content_range[0] + 1
+    if received != announced:
+        raise BlobUploadInvalid(
+            f"Content-Range announced {announced} bytes, body had {received}", upload_id
+        )
+
+
 class UploadService:
     def __init__(self, ctx: RegistryContext) -> None:
         self._ctx = ctx
@@ -177,19 +192,11 @@ class UploadService:
         writer, row = await self._open(name, upload_id)
         try:
             offset = row.offset
-            if content_range is not None and content_range[0] != offset:
-                raise RangeInvalid(
-                    f"chunk starts at {content_range[0]}, upload is at {offset}", offset
-                )
+            _check_start(content_range, offset)
             hasher = await anyio.to_thread.run_sync(self._hash_at, upload_id, offset, algorithm)
             await anyio.to_thread.run_sync(writer.seek, offset)
             received = await self._stream(writer, hasher, body)
-            if content_range is not None and received != content_range[1] - content_range[0] + 1:
-                raise BlobUploadInvalid(
-                    f"Content-Range announced {content_range[1] - content_range[0] + 1} bytes, "
-                    f"body had {received}",
-                    upload_id,
-                )
+            _check_length(content_range, received, upload_id)
             size = await anyio.to_thread.run_sync(writer.flush)
             await anyio.to_thread.run_sync(self._record_offset, upload_id, offset, size)
             self._remember(upload_id, size, algorithm, hasher)
@@ -210,16 +217,23 @@ class UploadService:
         body: Body | None,
         actor: str | None,
         address: str | None = None,
+        content_range: tuple[int, int] | None = None,
     ) -> None:
-        """Close the session: the bytes become blob `digest` in `name`, or nothing at all."""
+        """Close the session: the bytes become blob `digest` in `name`, or nothing at all.
+
+        A last chunk with a Content-Range that does not start at the offset gets 416 and
+        leaves the session usable, like a PATCH.
+        """
         algorithm = algorithm_of(digest)
         writer, row = await self._open(name, upload_id)
         try:
+            _check_start(content_range, row.offset)
             hasher = await anyio.to_thread.run_sync(self._hash_at, upload_id, row.offset, algorithm)
             size = row.offset
             if body is not None:
                 await anyio.to_thread.run_sync(writer.seek, row.offset)
-                size += await self._stream(writer, hasher, body)
+                received = await self._stream(writer, hasher, body)
+                _check_length(content_range, received, upload_id)
                 size = await anyio.to_thread.run_sync(writer.flush)
             actual = f"{algorithm}:{hasher.hexdigest()}"
             if actual != digest:
