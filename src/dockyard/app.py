@@ -45,7 +45,7 @@ def _build(settings: Settings) -> tuple[_Parts, DistributionApi, TokenEndpoint]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.sqlalchemy_url)
     db.migrate()
-    store = FilesystemBlobStore(settings.data_dir)
+    store = FilesystemBlobStore(settings.data_dir, direct_io=settings.direct_io)
     limits = Limits(
         max_manifest_bytes=settings.max_manifest_bytes,
         max_page_size=settings.max_page_size,

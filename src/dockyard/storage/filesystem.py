@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import mmap
 import os
 import re
 import shutil
@@ -22,6 +23,8 @@ __all__ = ["FilesystemBlobStore"]
 
 _READ_CHUNK = 1024 * 1024
 _SYNC_EVERY_BYTES = 64 * 1024 * 1024
+_ALIGN = 4096  # O_DIRECT offsets, lengths and buffers: a multiple of the logical block size
+_STAGING_BYTES = 8 * 1024 * 1024
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
@@ -34,8 +37,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 class FilesystemBlobStore(BlobStore):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, direct_io: bool = True) -> None:
         self.root = root
+        self._direct = direct_io
         self._blobs = root / "blobs"
         self._uploads = root / "uploads"
         self._blobs.mkdir(parents=True, exist_ok=True)
@@ -88,7 +92,7 @@ class FilesystemBlobStore(BlobStore):
         except BlockingIOError as exc:
             handle.close()
             raise UploadBusy(f"upload {upload_id} is being written by another request") from exc
-        return _FileUploadWriter(handle, upload_id)
+        return _FileUploadWriter(handle, upload_id, path, self._direct)
 
     def read_upload(self, upload_id: str, size: int) -> Iterator[bytes]:
         with self._upload_path(upload_id).open("rb") as handle:
@@ -125,35 +129,109 @@ class FilesystemBlobStore(BlobStore):
 
 
 class _FileUploadWriter(UploadWriter):
-    def __init__(self, handle: BinaryIO, upload_id: str) -> None:
+    """Appends to an upload file, with O_DIRECT for the aligned bulk of the bytes.
+
+    Why: the upload must be durable before it is acknowledged, and on the virtual disks we
+    run on, page-cache writeback followed by fsync moves 200-350 MB/s while O_DIRECT writes
+    of the same bytes move ~1 GB/s. Bytes are staged in a page-aligned buffer and written
+    in aligned blocks; the unaligned tail goes through the ordinary file at `flush`. Where
+    O_DIRECT is refused (tmpfs, some network filesystems) or the start offset is unaligned
+    (a resumed chunked upload), everything goes through the ordinary file.
+    """
+
+    def __init__(self, handle: BinaryIO, upload_id: str, path: Path, direct: bool) -> None:
         self._handle = handle
         self._upload_id = upload_id
+        self._path = path
+        self._try_direct = direct and hasattr(os, "O_DIRECT")
+        self._direct_fd: int | None = None
+        self._staging: mmap.mmap | None = None
+        self._staged = 0
+        self._offset = 0  # file offset where the staging buffer starts
         self._unsynced = 0
 
     def seek(self, offset: int) -> None:
         self._handle.truncate(offset)
         self._handle.seek(offset)
+        self._offset = offset
+        if self._try_direct and offset % _ALIGN == 0:
+            try:
+                self._direct_fd = os.open(self._path, os.O_WRONLY | os.O_DIRECT)
+                self._staging = mmap.mmap(-1, _STAGING_BYTES)
+            except OSError:
+                self._direct_fd = None
 
     def write(self, data: bytes) -> None:
         try:
-            self._handle.write(data)
-            self._unsynced += len(data)
-            if self._unsynced >= _SYNC_EVERY_BYTES:
-                # Writing back as we go keeps the final fsync short and stops a large upload
-                # from piling up dirty pages until the kernel throttles every writer.
-                self._handle.flush()
-                os.fdatasync(self._handle.fileno())
-                self._unsynced = 0
+            if self._direct_fd is not None and self._staging is not None:
+                self._stage(data)
+            else:
+                self._write_buffered(data)
         except OSError as exc:
             raise StorageError(f"cannot write upload {self._upload_id}: {exc}") from exc
 
+    def _stage(self, data: bytes) -> None:
+        staging = self._staging
+        if staging is None or self._direct_fd is None:
+            raise StorageError("direct writes are not set up")
+        view = memoryview(data)
+        while view:
+            room = _STAGING_BYTES - self._staged
+            take = min(room, len(view))
+            staging[self._staged : self._staged + take] = view[:take]
+            self._staged += take
+            view = view[take:]
+            if self._staged == _STAGING_BYTES:
+                self._write_direct(_STAGING_BYTES)
+
+    def _write_direct(self, length: int) -> None:
+        """Write the first `length` (aligned) staged bytes at the current offset."""
+        if self._staging is None or self._direct_fd is None:
+            raise StorageError("direct writes are not set up")
+        written = os.pwrite(self._direct_fd, memoryview(self._staging)[:length], self._offset)
+        if written != length:
+            raise OSError(f"short direct write: {written} of {length} bytes")
+        self._offset += length
+        rest = self._staged - length
+        if rest:
+            self._staging.move(0, length, rest)
+        self._staged = rest
+
+    def _write_buffered(self, data: bytes) -> None:
+        self._handle.write(data)
+        self._unsynced += len(data)
+        if self._unsynced >= _SYNC_EVERY_BYTES:
+            # Writing back as we go keeps the final fsync short and stops a large upload
+            # from piling up dirty pages until the kernel throttles every writer.
+            self._handle.flush()
+            os.fdatasync(self._handle.fileno())
+            self._unsynced = 0
+
     def flush(self) -> int:
         try:
+            if self._direct_fd is not None and self._staging is not None:
+                aligned = self._staged - self._staged % _ALIGN
+                if aligned:
+                    self._write_direct(aligned)
+                tail = bytes(self._staging[: self._staged])
+                self._close_direct()
+                self._handle.seek(self._offset)
+                self._handle.write(tail)
             self._handle.flush()
             os.fsync(self._handle.fileno())
             return self._handle.tell()
         except OSError as exc:
             raise StorageError(f"cannot flush upload {self._upload_id}: {exc}") from exc
 
+    def _close_direct(self) -> None:
+        if self._direct_fd is not None:
+            os.close(self._direct_fd)
+            self._direct_fd = None
+        if self._staging is not None:
+            self._staging.close()
+            self._staging = None
+        self._staged = 0
+
     def close(self) -> None:
+        self._close_direct()
         self._handle.close()  # releases the flock
