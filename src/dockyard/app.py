@@ -44,7 +44,8 @@ class _Parts:
 def _build(settings: Settings) -> tuple[_Parts, DistributionApi, TokenEndpoint]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.sqlalchemy_url)
-    db.migrate()
+    if not db.at_head():  # `dockyard serve` migrates before starting workers
+        db.migrate()
     store = FilesystemBlobStore(settings.data_dir, direct_io=settings.direct_io)
     limits = Limits(
         max_manifest_bytes=settings.max_manifest_bytes,

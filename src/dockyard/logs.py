@@ -38,3 +38,5 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic announces each of its plugins at info; the migrations it runs stay visible.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

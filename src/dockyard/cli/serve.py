@@ -1,8 +1,14 @@
-"""`dockyard serve`: run the registry."""
+"""`dockyard serve`: run the registry.
+
+The serving parent process stays small: the database work before serving (migrations, the
+first administrator) runs in a short-lived child process, so the parent never imports
+SQLAlchemy, Alembic or the app. The workers import what they need themselves.
+"""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 from pathlib import Path
@@ -10,10 +16,31 @@ from typing import Annotated
 
 import typer
 
-from dockyard.auth.authenticator import bootstrap_admin
-from dockyard.config import SETTINGS_ENV, load_settings
+from dockyard.config import SETTINGS_ENV, Settings, load_settings
 from dockyard.logs import configure_logging
-from dockyard.metadata.db import Database
+
+
+def _prepare(settings_json: str, admin_password: str | None) -> None:
+    """Migrate the database and create the first administrator (in a child process)."""
+    from dockyard.auth.authenticator import bootstrap_admin
+    from dockyard.metadata.db import Database
+
+    settings = Settings(**json.loads(settings_json))
+    configure_logging(settings.log_level)
+    db = Database(settings.sqlalchemy_url)
+    try:
+        db.migrate()
+        generated = bootstrap_admin(db, admin_password, settings.data_dir)
+    finally:
+        db.close()
+    if generated is not None:
+        typer.secho(
+            f"Created the initial administrator.\n  user: admin\n  password: {generated}\n"
+            f"(also saved, readable only by you, in {settings.data_dir / 'initial-admin-password'};"
+            " shown once)",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
 
 
 def serve(
@@ -35,23 +62,17 @@ def serve(
     settings = load_settings(config, host=host, port=port, data_dir=data_dir, workers=workers)
     configure_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.sqlalchemy_url)
-    try:
-        db.migrate()
-        secret = settings.admin_password.get_secret_value() if settings.admin_password else None
-        generated = bootstrap_admin(db, secret, settings.data_dir)
-    finally:
-        db.close()
-    if generated is not None:
-        typer.secho(
-            f"Created the initial administrator.\n  user: admin\n  password: {generated}\n"
-            f"(also saved, readable only by you, in {settings.data_dir / 'initial-admin-password'};"
-            " shown once)",
-            fg=typer.colors.YELLOW,
-            err=True,
-        )
-    resolved = settings.model_dump(mode="json", exclude={"admin_password"})
-    os.environ[SETTINGS_ENV] = json.dumps(resolved)
+    resolved = json.dumps(settings.model_dump(mode="json", exclude={"admin_password"}))
+    secret = settings.admin_password.get_secret_value() if settings.admin_password else None
+    child = multiprocessing.get_context("spawn").Process(
+        target=_prepare, args=(resolved, secret), name="dockyard-prepare"
+    )
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        typer.secho("Could not prepare the database; see the error above.", fg="red", err=True)
+        raise typer.Exit(1)
+    os.environ[SETTINGS_ENV] = resolved
     if settings.workers > 1:
         # prometheus-client aggregates across worker processes through files.
         metrics_dir = settings.data_dir / "metrics"
