@@ -40,7 +40,12 @@ class Settings(BaseSettings):
         "generated and printed once when unset.",
     )
     max_manifest_bytes: int = Field(4 * 1024 * 1024, description="Largest manifest accepted.")
-    max_page_size: int = Field(1000, ge=1, description="Cap on `n` for tags and catalog pages.")
+    max_page_size: int = Field(
+        10_000,
+        ge=1,
+        description="Cap on `n` (and the page size when `n` is absent) for tags "
+        "and catalog pages; more follow through the Link header.",
+    )
     direct_io: bool = Field(
         True,
         description="Write uploads with O_DIRECT where the filesystem allows it: durable "

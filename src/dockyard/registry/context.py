@@ -20,7 +20,7 @@ def now() -> int:
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_manifest_bytes: int = 4 * 1024 * 1024
-    max_page_size: int = 1000
+    max_page_size: int = 10_000
     upload_expiry_seconds: int = 72 * 3600
 
 
