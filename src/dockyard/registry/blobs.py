@@ -9,7 +9,7 @@ import anyio
 
 from dockyard.metadata.queries import blobs as blob_queries
 from dockyard.metadata.queries import repositories
-from dockyard.registry.context import RegistryContext
+from dockyard.registry.context import Absent, RegistryContext
 from dockyard.registry.errors import BlobUnknown, Unsupported
 
 __all__ = ["BlobService", "ServableBlob"]
@@ -26,12 +26,11 @@ class BlobService:
     def __init__(self, ctx: RegistryContext) -> None:
         self._ctx = ctx
 
-    def _linked_size(self, name: str, digest: str) -> int | None:
+    def _linked_size(self, name: str, digest: str) -> int | Absent:
         with self._ctx.db.read() as conn:
             repo_id = repositories.repository_id(conn, name)
-            if repo_id is None:
-                return None
-            return blob_queries.linked_size(conn, repo_id, digest)
+            size = None if repo_id is None else blob_queries.linked_size(conn, repo_id, digest)
+        return Absent.BLOB if size is None else size
 
     async def stat(self, name: str, digest: str) -> ServableBlob:
         """The blob if it is linked in `name` (pitfalls §27: never just "exists somewhere")."""
@@ -42,7 +41,7 @@ class BlobService:
         if size is None:
             size = await anyio.to_thread.run_sync(self._linked_size, name, digest)
             cache.put(generation, key, size)
-        if size is None:
+        if isinstance(size, Absent):
             raise BlobUnknown("blob unknown to registry", digest)
         return ServableBlob(digest, size, self._ctx.store.local_path(digest))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass, field
 
@@ -10,7 +11,15 @@ from dockyard.registry.cache import GenerationCache
 from dockyard.registry.types import ManifestContent
 from dockyard.storage.base import BlobStore
 
-__all__ = ["Limits", "RegistryContext", "now"]
+__all__ = ["Absent", "Limits", "RegistryContext", "now"]
+
+
+class Absent(enum.Enum):
+    """Cached answers that say what is not there (so that misses are cached too)."""
+
+    REPOSITORY = "no such repository"
+    MANIFEST = "no such manifest"
+    BLOB = "blob not linked in the repository"
 
 
 def now() -> int:
@@ -29,10 +38,10 @@ class RegistryContext:
     db: Database
     store: BlobStore
     limits: Limits = field(default_factory=Limits)
-    # (repository, reference) -> manifest, or None when known to be absent
-    manifests: GenerationCache[tuple[str, str], ManifestContent | None] = field(init=False)
-    # (repository, digest) -> size of a linked blob, or None when not linked
-    blobs: GenerationCache[tuple[str, str], int | None] = field(init=False)
+    # (repository, reference) -> the manifest, or what is missing
+    manifests: GenerationCache[tuple[str, str], ManifestContent | Absent] = field(init=False)
+    # (repository, digest) -> size of a linked blob, or Absent.BLOB
+    blobs: GenerationCache[tuple[str, str], int | Absent] = field(init=False)
 
     def __post_init__(self) -> None:
         self.manifests = GenerationCache(self.db.generation)

@@ -12,7 +12,7 @@ from dockyard.metadata.queries import audit, repositories, tags
 from dockyard.metadata.queries import blobs as blob_queries
 from dockyard.metadata.queries import manifests as manifest_queries
 from dockyard.registry import mediatypes as mt
-from dockyard.registry.context import RegistryContext, now
+from dockyard.registry.context import Absent, RegistryContext, now
 from dockyard.registry.digests import algorithm_of, compute, parse_digest
 from dockyard.registry.errors import (
     DigestInvalid,
@@ -52,17 +52,17 @@ class ManifestService:
 
     # -- pull -------------------------------------------------------------------------
 
-    def _load(self, name: str, reference: str) -> ManifestContent | None:
+    def _load(self, name: str, reference: str) -> ManifestContent | Absent:
         with self._ctx.db.read() as conn:
             repo_id = repositories.repository_id(conn, name)
             if repo_id is None:
-                raise NameUnknown("repository name not known to registry", name)
+                return Absent.REPOSITORY
             if _is_digest(reference):
                 row = manifest_queries.manifest_by_digest(conn, repo_id, reference)
             else:
                 row = manifest_queries.manifest_by_tag(conn, repo_id, reference)
         if row is None:
-            return None
+            return Absent.MANIFEST
         return ManifestContent(row.digest, row.media_type, row.payload, row.subject_digest)
 
     async def get(
@@ -85,7 +85,9 @@ class ManifestService:
         if content is None:
             content = await anyio.to_thread.run_sync(self._load, name, reference)
             cache.put(generation, key, content)
-        if content is None:
+        if content is Absent.REPOSITORY:
+            raise NameUnknown("repository name not known to registry", name)
+        if isinstance(content, Absent):
             raise ManifestUnknown("manifest unknown to registry", reference)
         if not _is_digest(reference) and not mt.acceptable(content.media_type, accepted):
             raise ManifestUnknown(
