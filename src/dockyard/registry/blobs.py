@@ -34,13 +34,9 @@ class BlobService:
 
     async def stat(self, name: str, digest: str) -> ServableBlob:
         """The blob if it is linked in `name` (pitfalls §27: never just "exists somewhere")."""
-        cache = self._ctx.blobs
-        generation = cache.observe()
-        key = (name, digest)
-        size = cache.get(key)
-        if size is None:
-            size = await anyio.to_thread.run_sync(self._linked_size, name, digest)
-            cache.put(generation, key, size)
+        size = await self._ctx.blobs.get_or_load(
+            (name, digest), lambda: self._linked_size(name, digest)
+        )
         if isinstance(size, Absent):
             raise BlobUnknown("blob unknown to registry", digest)
         return ServableBlob(digest, size, self._ctx.store.local_path(digest))

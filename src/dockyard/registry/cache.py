@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+import anyio
+
 __all__ = ["GenerationCache"]
 
 K = TypeVar("K", bound=Hashable)
@@ -31,8 +33,14 @@ class GenerationCache(Generic[K, V]):
             self._generation = generation
         return generation
 
-    def get(self, key: K) -> V | None:
-        return self._entries.get(key)
+    async def get_or_load(self, key: K, load: Callable[[], V]) -> V:
+        """The cached value, or `load()` run in a worker thread and remembered."""
+        generation = self.observe()
+        value = self._entries.get(key)
+        if value is None:
+            value = await anyio.to_thread.run_sync(load)
+            self.put(generation, key, value)
+        return value
 
     def put(self, generation: Generation, key: K, value: V) -> None:
         if generation != self._generation:

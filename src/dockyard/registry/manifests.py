@@ -78,13 +78,9 @@ class ManifestService:
         elif not is_tag(reference):
             # Nothing can be stored under an invalid tag, so it is simply unknown.
             raise ManifestUnknown("manifest unknown to registry", reference)
-        cache = self._ctx.manifests
-        generation = cache.observe()
-        key = (name, reference)
-        content = cache.get(key)
-        if content is None:
-            content = await anyio.to_thread.run_sync(self._load, name, reference)
-            cache.put(generation, key, content)
+        content = await self._ctx.manifests.get_or_load(
+            (name, reference), lambda: self._load(name, reference)
+        )
         if content is Absent.REPOSITORY:
             raise NameUnknown("repository name not known to registry", name)
         if isinstance(content, Absent):
