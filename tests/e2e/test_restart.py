@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from fixtures.clients import ClientEnv
@@ -49,3 +51,24 @@ def test_content_survives_sigterm_and_sigkill(
         server.kill()
         server.start()
         assert_samples_intact(env, sample_images, tmp_path / "after-sigkill")
+
+
+def test_blob_missing_from_disk_is_unknown_and_repaired_by_a_push(
+    dockyard_factory: StartServer,
+) -> None:
+    """The database says the bytes exist but the file is gone (a disk restored from an old
+    backup): clients see BLOB_UNKNOWN, not a crash, and pushing the blob again repairs it."""
+    server = dockyard_factory()
+    data = b"bytes that will vanish"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    with httpx.Client(base_url=server.url, auth=(server.username, server.password)) as client:
+        r = client.post("/v2/lost/blob/blobs/uploads/", params={"digest": digest}, content=data)
+        assert r.status_code == 201
+        blob_file = server.data_dir / "blobs" / "sha256" / digest[7:9] / digest[7:]
+        blob_file.unlink()
+        missing = client.get(f"/v2/lost/blob/blobs/{digest}")
+        assert (missing.status_code, missing.json()["errors"][0]["code"]) == (404, "BLOB_UNKNOWN")
+        r = client.post("/v2/lost/blob/blobs/uploads/", params={"digest": digest}, content=data)
+        assert r.status_code == 201
+        assert client.get(f"/v2/lost/blob/blobs/{digest}").content == data
+    assert "blob content missing" in server.log_tail(200)

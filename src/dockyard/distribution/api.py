@@ -7,6 +7,7 @@ Every response carries `Docker-Distribution-API-Version`. Locations are relative
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import quote
@@ -27,6 +28,8 @@ from dockyard.registry.names import validate_name
 from dockyard.registry.services import RegistryServices
 
 __all__ = ["DistributionApi"]
+
+_log = logging.getLogger("dockyard.distribution")
 
 API_VERSION = ("Docker-Distribution-API-Version", "registry/2.0")
 _API_VERSION_RAW = (b"docker-distribution-api-version", b"registry/2.0")
@@ -173,6 +176,11 @@ class DistributionApi:
             return self._error(error, head)
         except ClientDisconnect:
             return Response(status_code=400)
+        except Exception:  # a bug or a storage failure: logged whole, answered plainly
+            where = {"method": request.method, "path": request.url.path}
+            _log.exception("request failed", extra={"fields": where})
+            body = b"" if head else error_body("UNKNOWN", "internal error; see the server log")
+            return Response(body, 500, media_type="application/json")
 
     # -- responses --------------------------------------------------------------------
 
@@ -321,14 +329,17 @@ class DistributionApi:
             "Accept-Ranges": "bytes",
             "Cache-Control": "max-age=31536000",
         }
-        if blob.path is None:
-            raise e.BlobUnknown("blob content is not on local storage", digest)
+        if blob.local is None:
+            raise e.Unsupported("this storage driver cannot serve blobs directly", digest)
         if not _satisfiable(request.headers.get("range"), blob.size):
             return Response(
                 error_body("BLOB_UNKNOWN", "requested range not satisfiable"), 416,
                 headers={"Content-Range": f"bytes */{blob.size}"}, media_type="application/json",
             )  # fmt: skip
-        response = FileResponse(blob.path, media_type="application/octet-stream", headers=headers)
+        path, stat = blob.local
+        response = FileResponse(
+            path, media_type="application/octet-stream", headers=headers, stat_result=stat
+        )
         response.chunk_size = _RANGE_CHUNK_BYTES  # ranged reads go through Python; keep them large
         return response
 

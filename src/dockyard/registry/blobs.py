@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,15 +13,18 @@ from dockyard.metadata.queries import blobs as blob_queries
 from dockyard.metadata.queries import repositories
 from dockyard.registry.context import Absent, RegistryContext
 from dockyard.registry.errors import BlobUnknown, Unsupported
+from dockyard.storage.base import StorageError
 
 __all__ = ["BlobService", "ServableBlob"]
+
+_log = logging.getLogger("dockyard.registry")
 
 
 @dataclass(frozen=True, slots=True)
 class ServableBlob:
     digest: str
     size: int
-    path: Path | None
+    local: tuple[Path, os.stat_result] | None  # for sendfile, when storage is local
 
 
 class BlobService:
@@ -39,7 +44,15 @@ class BlobService:
         )
         if isinstance(size, Absent):
             raise BlobUnknown("blob unknown to registry", digest)
-        return ServableBlob(digest, size, self._ctx.store.local_path(digest))
+        try:
+            local = await anyio.to_thread.run_sync(self._ctx.store.local_file, digest)
+        except StorageError as exc:
+            # The database says the bytes exist and they do not: loud in the log, and
+            # "unknown" to the client, whose next push of the blob puts the bytes back.
+            detail = {"digest": digest, "error": str(exc)}
+            _log.error("blob content missing", extra={"fields": detail})
+            raise BlobUnknown("blob content missing from storage", digest) from exc
+        return ServableBlob(digest, size, local)
 
     def _delete(self, name: str, digest: str) -> None:
         with self._ctx.db.write() as conn:

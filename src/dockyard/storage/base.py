@@ -7,6 +7,7 @@ none): `commit_upload` is the one step that turns an upload into a visible blob.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,8 +47,9 @@ class UploadWriter(ABC):
 
 class BlobStore(ABC):
     @abstractmethod
-    def local_path(self, digest: str) -> Path | None:
-        """A path the server may send with sendfile, if the driver keeps blobs on local disk."""
+    def local_file(self, digest: str) -> tuple[Path, os.stat_result] | None:
+        """Path and stat of a blob the server may send with sendfile, when the driver keeps
+        blobs on local disk (None otherwise); StorageError when the file is missing."""
 
     @abstractmethod
     def blob_size(self, digest: str) -> int | None:

@@ -54,8 +54,12 @@ class FilesystemBlobStore(BlobStore):
             raise StorageError(f"invalid upload id {upload_id!r}")
         return self._uploads / upload_id
 
-    def local_path(self, digest: str) -> Path | None:
-        return self._blob_path(digest)
+    def local_file(self, digest: str) -> tuple[Path, os.stat_result] | None:
+        path = self._blob_path(digest)
+        try:
+            return path, path.stat()
+        except OSError as exc:
+            raise StorageError(f"blob {digest} is missing from {self._blobs}: {exc}") from exc
 
     def blob_size(self, digest: str) -> int | None:
         try:
