@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "BlobInfo",
     "Descriptor",
     "ManifestContent",
     "ParsedManifest",
     "ReferenceKind",
-    "UploadState",
 ]
 
 
@@ -76,18 +74,3 @@ class ManifestContent:
     media_type: str
     payload: bytes
     subject_digest: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BlobInfo:
-    digest: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class UploadState:
-    id: str
-    repository: str
-    offset: int
-    started_at: int
-    extra: dict[str, Any] = field(default_factory=dict)

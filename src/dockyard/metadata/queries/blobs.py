@@ -22,10 +22,6 @@ def linked_size(conn: Connection, repo_id: int, digest: str) -> int | None:
     return conn.execute(query).scalar()
 
 
-def blob_size(conn: Connection, digest: str) -> int | None:
-    return conn.execute(select(_blob.c.size).where(_blob.c.digest == digest)).scalar()
-
-
 def add_blob(conn: Connection, digest: str, size: int, now: int) -> None:
     insert_ignore(conn, _blob, {"digest": digest, "size": size, "created_at": now}, ["digest"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, exists, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from dockyard.metadata.models import Manifest, ManifestReference, Tag, table_of
 from dockyard.metadata.queries._upsert import insert_ignore
@@ -141,10 +141,6 @@ def delete_manifest(conn: Connection, manifest_id: int) -> list[str]:
     )
     conn.execute(delete(_man).where(_man.c.id == manifest_id))
     return tags
-
-
-def has_manifests(conn: Connection, repo_id: int) -> bool:
-    return bool(conn.execute(select(exists().where(_man.c.repository_id == repo_id))).scalar())
 
 
 @dataclass(frozen=True, slots=True)
