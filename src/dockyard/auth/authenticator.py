@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import secrets
 import time
 from collections import OrderedDict
@@ -51,8 +50,9 @@ class Authenticator:
         self._pending: dict[bytes, asyncio.Future[Principal | None]] = {}
 
     def _cache_key(self, username: str, password: str) -> bytes:
+        # Keyed BLAKE2 is a MAC (and a few µs cheaper than the hmac module on this path).
         message = f"{username}\0{password}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).digest()
+        return hashlib.blake2b(message, key=self._key, digest_size=32).digest()
 
     def _lookup(self, username: str) -> users.UserRow | None:
         with self._db.read() as conn:

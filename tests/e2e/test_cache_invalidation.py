@@ -1,0 +1,33 @@
+"""Per-worker caches follow the database, whoever writes it (pitfalls §19): a password
+changed by another process stops working on the very next request, with no timer."""
+
+from __future__ import annotations
+
+import httpx
+
+from dockyard.auth.passwords import hash_password
+from dockyard.metadata.db import Database
+from fixtures.servers import StartServer
+
+
+def test_password_changed_by_another_process(dockyard_factory: StartServer) -> None:
+    server = dockyard_factory(extra_args=["--workers", "2"])
+    old = (server.username, server.password)
+
+    def ping(auth: tuple[str, str]) -> int:
+        # a fresh connection per request, so both workers answer some of them
+        with httpx.Client(base_url=server.url, headers={"Connection": "close"}) as client:
+            return client.get("/v2/", auth=auth).status_code
+
+    assert [ping(old) for _ in range(6)] == [200] * 6  # now cached in the workers
+    db = Database(f"sqlite:///{server.data_dir / 'dockyard.db'}")
+    try:
+        with db.write() as conn:
+            conn.exec_driver_sql(
+                "UPDATE user SET password_hash = ? WHERE name = 'admin'",
+                (hash_password("a new password"),),
+            )
+    finally:
+        db.close()
+    assert [ping(old) for _ in range(6)] == [401] * 6
+    assert ping((server.username, "a new password")) == 200
