@@ -139,8 +139,7 @@ class DistributionApi:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        with self._services.request_scope():
-            response = await self._dispatch(request)
+        response = await self._dispatch(request)
         if not isinstance(response, _Reply):
             response.headers.setdefault(*API_VERSION)
         await response(scope, receive, send)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ __all__ = ["SCHEMA_HEAD", "Database"]
 SCHEMA_HEAD = "0001"  # the newest migration's revision; a test keeps the two in step
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-_pinned: ContextVar[int | None] = ContextVar("dockyard_pinned_generation", default=None)
 
 
 def _sqlite_engine(url: str, *, writer: bool) -> Engine:
@@ -87,30 +85,13 @@ class Database:
     def generation(self) -> int:
         """Changes whenever any connection, in any process, commits a write.
 
-        Inside `pinned_generation()` (one HTTP request) the value read at its start is
-        returned: a request sees one generation, and pays for one read.
-
         `PRAGMA data_version` only moves for commits made by *other* connections, so the
         watcher connection (which never writes) sees every commit, ours included. It reads
         the WAL index in shared memory: microseconds, safe to call on the event loop. Call it
         from the event loop only (the watcher connection is not shared across threads).
         """
-        pinned = _pinned.get()
-        if pinned is not None:
-            return pinned
-        return self._read_generation()
-
-    def _read_generation(self) -> int:
         row = self._watch.execute("PRAGMA data_version").fetchone()
         return int(row[0])
-
-    @contextmanager
-    def pinned_generation(self) -> Iterator[None]:
-        token = _pinned.set(self._read_generation())
-        try:
-            yield
-        finally:
-            _pinned.reset(token)
 
     def at_head(self) -> bool:
         """Whether the schema is at SCHEMA_HEAD, without loading Alembic (~11 MB a worker)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from dockyard.registry.blobs import BlobService
@@ -20,11 +19,6 @@ class RegistryServices:
     uploads: UploadService
     manifests: ManifestService
     listing: ListingService
-    context: RegistryContext
-
-    def request_scope(self) -> AbstractContextManager[None]:
-        """Wrap one request: its cache checks share one database generation."""
-        return self.context.db.pinned_generation()
 
     @classmethod
     def build(cls, ctx: RegistryContext) -> RegistryServices:
@@ -33,5 +27,4 @@ class RegistryServices:
             uploads=UploadService(ctx),
             manifests=ManifestService(ctx),
             listing=ListingService(ctx),
-            context=ctx,
         )
