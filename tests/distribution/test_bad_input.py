@@ -172,8 +172,14 @@ def _auth(registry: Registry) -> dict[str, str]:
     return {"Authorization": f"Basic {pair}"}
 
 
-def _auth_header(registry: Registry) -> bytes:
-    return f"Authorization: {_auth(registry)['Authorization']}\r\n".encode()
+def _post_blob_declaring(registry: Registry, name: str, data: bytes, length: int) -> bytes:
+    """A monolithic upload of `data` whose Content-Length says `length`; the raw reply."""
+    head = (
+        f"POST /v2/{name}/blobs/uploads/?digest={sha256(data)} HTTP/1.1\r\n"
+        f"Host: {registry.hostport}\r\nContent-Length: {length}\r\n"
+        f"Authorization: {_auth(registry)['Authorization']}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    return _raw_request(registry, head, data, read_timeout=30)
 
 
 def test_body_shorter_than_content_length(
@@ -181,12 +187,7 @@ def test_body_shorter_than_content_length(
 ) -> None:
     name = repo("short")
     data = b"0123456789"
-    head = (
-        f"POST /v2/{name}/blobs/uploads/?digest={sha256(data)} HTTP/1.1\r\n"
-        f"Host: {dockyard_server.hostport}\r\nContent-Length: 100\r\n".encode()
-        + _auth_header(dockyard_server) + b"Connection: close\r\n\r\n"
-    )  # fmt: skip
-    _raw_request(dockyard_server, head, data, read_timeout=30)
+    _post_blob_declaring(dockyard_server, name, data, 100)
     assert v2.http.head(f"/v2/{name}/blobs/{sha256(data)}").status_code == 404
     assert name not in v2.catalog()
 
@@ -197,12 +198,7 @@ def test_body_longer_than_content_length(
     """Only Content-Length bytes are the body: the blob is what they hash to, or nothing."""
     name = repo("long")
     data = b"0123456789"
-    head = (
-        f"POST /v2/{name}/blobs/uploads/?digest={sha256(data)} HTTP/1.1\r\n"
-        f"Host: {dockyard_server.hostport}\r\nContent-Length: 5\r\n".encode()
-        + _auth_header(dockyard_server) + b"Connection: close\r\n\r\n"
-    )  # fmt: skip
-    reply = _raw_request(dockyard_server, head, data, read_timeout=30)
+    reply = _post_blob_declaring(dockyard_server, name, data, 5)
     assert reply.startswith(b"HTTP/1.1 400"), reply[:200]
     assert b"DIGEST_INVALID" in reply
     assert v2.http.head(f"/v2/{name}/blobs/{sha256(data)}").status_code == 404

@@ -63,7 +63,7 @@ class ManifestService:
                 row = manifest_queries.manifest_by_tag(conn, repo_id, reference)
         if row is None:
             return Absent.MANIFEST
-        return ManifestContent(row.digest, row.media_type, row.payload, row.subject_digest)
+        return ManifestContent(row.digest, row.media_type, row.payload)
 
     async def get(
         self, name: str, reference: str, accepted: frozenset[str] | None

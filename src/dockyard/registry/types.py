@@ -73,4 +73,3 @@ class ManifestContent:
     digest: str
     media_type: str
     payload: bytes
-    subject_digest: str | None = None
