@@ -22,6 +22,7 @@ from fixtures.clients import TOOLS_BIN, ClientEnv
 from fixtures.containerd import Containerd
 from fixtures.images import Image, Layout, SampleImages
 from fixtures.servers import DockyardServer, Registry, StartServer, registry_from_env
+from fixtures.slapd import slapd, unreachable_ldap_url  # noqa: F401 - registers the fixtures
 from fixtures.v2api import V2
 
 # The large-image tests need several chunks at the clients' chunk sizes; 64 MiB does that

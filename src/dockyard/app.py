@@ -17,6 +17,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from dockyard.auth.authenticator import Authenticator
+from dockyard.auth.ldap import Directory
+from dockyard.auth.sign_in import SignIn, SignInPolicy
+from dockyard.auth.snapshot import AccessCache
 from dockyard.auth.tokens import TokenService
 from dockyard.config import SETTINGS_ENV, Settings
 from dockyard.distribution.access import AccessControl
@@ -53,19 +56,26 @@ def _build(settings: Settings) -> tuple[_Parts, DistributionApi, TokenEndpoint]:
         upload_expiry_seconds=settings.upload_expiry_hours * 3600,
     )
     services = RegistryServices.build(RegistryContext(db, store, limits))
-    authenticator = Authenticator(db)
+    access_cache = AccessCache(db)
+    directories = [Directory(config) for config in settings.directories]
+    policy = SignInPolicy(
+        failure_limit=settings.login_failure_limit,
+        backoff_seconds=settings.login_backoff_seconds,
+        directory_cache_seconds=settings.directory_login_cache_seconds,
+    )
+    authenticator = Authenticator(SignIn(db, directories, policy), access_cache)
     tokens = TokenService(
         settings.data_dir / "keys" / "token-signing.pem",
         settings.token_issuer,
         settings.service,
         settings.token_ttl_seconds,
     )
-    access = AccessControl(authenticator, tokens)
+    access = AccessControl(authenticator, tokens, access_cache)
     api = DistributionApi(
         services, access, settings.service, settings.public_url,
         settings.body_idle_timeout_seconds,
     )  # fmt: skip
-    return _Parts(db, services), api, TokenEndpoint(authenticator, tokens)
+    return _Parts(db, services), api, TokenEndpoint(authenticator, tokens, access_cache)
 
 
 def create_app(settings: Settings) -> RequestObserver:

@@ -2,16 +2,76 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["SETTINGS_ENV", "Settings", "load_settings"]
+__all__ = ["SETTINGS_ENV", "DirectoryConfig", "Settings", "load_settings"]
 
 SETTINGS_ENV = "DOCKYARD_RESOLVED_SETTINGS"  # how `dockyard serve` hands settings to workers
+
+
+class DirectoryConfig(BaseModel):
+    """One LDAP / Active Directory server people sign in with (README has full examples)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{0,62}$",
+        description="Short name; qualifies its users and groups (`hackershop\\jane`).",
+    )
+    url: str = Field(pattern=r"^ldaps?://", description="ldap://host:389 or ldaps://host:636.")
+    start_tls: bool = Field(False, description="Upgrade an ldap:// connection with StartTLS.")
+    ca_file: Path | None = Field(
+        None, description="CA bundle (PEM) for LDAPS/StartTLS; default: the system's."
+    )
+    bind_dn: str | None = Field(None, description="Service account that searches for users.")
+    bind_password: SecretStr | None = Field(None, description="Its password (prefer the file).")
+    bind_password_file: Path | None = Field(None, description="File holding that password.")
+    user_base: str = Field(description="Where users are searched.")
+    user_filter: str = Field(
+        "(uid={username})",
+        description="Finds one user; `{username}` is escaped. AD: (sAMAccountName={username}).",
+    )
+    username_attribute: str = Field("uid", description="AD: sAMAccountName.")
+    id_attribute: str = Field(
+        "entryUUID", description="Stable id the account is linked on. AD: objectGUID."
+    )
+    display_name_attribute: str = Field("cn", description="Shown in lists.")
+    group_base: str | None = Field(None, description="Where groups are searched.")
+    group_filter: str = Field(
+        "(member={user_dn})",
+        description="A user's groups; `{user_dn}` and `{username}` are escaped.",
+    )
+    group_name_attribute: str = Field("cn", description="A group's name.")
+    member_of_attribute: str | None = Field(
+        None,
+        description="Read groups from this attribute of the user (memberOf) instead of "
+        "searching group_base.",
+    )
+    nested_groups: bool = Field(
+        False,
+        description="Active Directory: include nested groups through the in-chain matching "
+        "rule (LDAP_MATCHING_RULE_IN_CHAIN).",
+    )
+    timeout_seconds: float = Field(5, gt=0, description="Connect and response timeout.")
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> DirectoryConfig:
+        if self.bind_password is not None and self.bind_password_file is not None:
+            raise ValueError("set bind_password or bind_password_file, not both")
+        if self.start_tls and self.url.startswith("ldaps://"):
+            raise ValueError("start_tls applies to ldap:// URLs; ldaps:// is TLS already")
+        return self
+
+    def service_password(self) -> str | None:
+        if self.bind_password_file is not None:
+            return self.bind_password_file.read_text().strip()
+        return self.bind_password.get_secret_value() if self.bind_password else None
 
 
 class Settings(BaseSettings):
@@ -55,6 +115,27 @@ class Settings(BaseSettings):
         60, gt=0, description="A request body that sends nothing for this long is abandoned."
     )
     upload_expiry_hours: int = Field(72, ge=1, description="Abandoned upload sessions expire.")
+    directories: list[DirectoryConfig] = Field(
+        default_factory=list,
+        description="LDAP / Active Directory servers, tried in order after local users.",
+    )
+    namespace_creation: Literal["everyone", "admins"] = Field(
+        "everyone",
+        description="Who may create namespaces: every signed-in user (who becomes its "
+        "admin) or registry admins only.",
+    )
+    directory_login_cache_seconds: int = Field(
+        120,
+        ge=0,
+        description="How long a verified directory sign-in is reused before binding again "
+        "(a local password change or a disabled account still ends it at once).",
+    )
+    login_failure_limit: int = Field(
+        10, ge=1, description="Failed sign-ins per user and address before backing off."
+    )
+    login_backoff_seconds: int = Field(
+        60, ge=1, description="First back-off after the limit; doubles up to 1 hour."
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     access_log: bool = Field(True, description="Log one structured line per request.")
 
@@ -69,6 +150,15 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Explicit arguments (the CLI) win over env, which wins over the file.
         return (init_settings, env_settings)
+
+    def handoff_json(self) -> str:
+        """These settings for `SETTINGS_ENV`: what workers need, secrets included except the
+        initial admin password (env is readable only by our own user's processes)."""
+        data = self.model_dump(mode="json", exclude={"admin_password"})
+        for dumped, directory in zip(data["directories"], self.directories, strict=True):
+            if directory.bind_password is not None:
+                dumped["bind_password"] = directory.bind_password.get_secret_value()
+        return json.dumps(data)
 
     @property
     def sqlalchemy_url(self) -> str:

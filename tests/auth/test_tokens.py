@@ -21,7 +21,7 @@ def tokens(tmp_path: Path) -> TokenService:
 
 def test_round_trip_keeps_exact_actions(tokens: TokenService) -> None:
     token, _, expires_in = tokens.issue(
-        "local:1", "alice", False, [Scope("repository", "a/b", frozenset({"pull"}))]
+        "user:1", "alice", False, [Scope("repository", "a/b", frozenset({"pull"}))]
     )
     claims = tokens.verify(token)
     assert expires_in >= 60
@@ -32,8 +32,8 @@ def test_round_trip_keeps_exact_actions(tokens: TokenService) -> None:
 def test_key_is_persisted_private(tmp_path: Path, tokens: TokenService) -> None:
     assert (tmp_path / "key.pem").stat().st_mode & 0o777 == 0o600
     again = TokenService(tmp_path / "key.pem", "dockyard", "dockyard", 300)
-    token, _, _ = tokens.issue("local:1", "a", False, [])
-    assert again.verify(token).subject == "local:1"
+    token, _, _ = tokens.issue("user:1", "a", False, [])
+    assert again.verify(token).subject == "user:1"
 
 
 def _tamper(token: str, **changes: object) -> str:
@@ -45,25 +45,28 @@ def _tamper(token: str, **changes: object) -> str:
 
 
 def test_refused_tokens(tmp_path: Path, tokens: TokenService) -> None:
-    token, _, _ = tokens.issue("local:1", "a", False, [])
+    token, _, _ = tokens.issue("user:1", "a", False, [])
     other_key = TokenService(tmp_path / "other.pem", "dockyard", "dockyard", 300)
-    foreign, _, _ = other_key.issue("local:1", "a", True, [])
+    foreign, _, _ = other_key.issue("user:1", "a", True, [])
     other_audience = TokenService(tmp_path / "key.pem", "dockyard", "elsewhere", 300)
     now = int(time.time())
     key = tokens._key  # signing test tokens with the real key
-    expired = jwt.encode({"iss": "dockyard", "aud": "dockyard", "sub": "x", "exp": now - 120,
+    expired = jwt.encode({"iss": "dockyard", "aud": "dockyard", "sub": "user:1", "exp": now - 120,
                           "nbf": now - 600, "iat": now - 600}, key, "ES256",
                          headers={"kid": tokens.kid})  # fmt: skip
-    not_yet = jwt.encode({"iss": "dockyard", "aud": "dockyard", "sub": "x", "exp": now + 900,
+    not_yet = jwt.encode({"iss": "dockyard", "aud": "dockyard", "sub": "user:1", "exp": now + 900,
                           "nbf": now + 600, "iat": now}, key, "ES256",
                          headers={"kid": tokens.kid})  # fmt: skip
-    unsigned = jwt.encode({"iss": "dockyard", "aud": "dockyard", "sub": "x", "exp": now + 60},
+    strange_subject = jwt.encode({"iss": "dockyard", "aud": "dockyard", "sub": "local:1",
+                                  "exp": now + 60, "nbf": now, "iat": now}, key, "ES256",
+                                 headers={"kid": tokens.kid})  # fmt: skip
+    unsigned = jwt.encode({"iss": "dockyard", "aud": "dockyard", "sub": "user:1", "exp": now + 60},
                           "", "none")  # fmt: skip
     for bad in [_tamper(token, access=[{"type": "repository", "name": "x", "actions": ["*"]}]),
-                foreign, expired, not_yet, unsigned, "garbage", ""]:  # fmt: skip
+                foreign, expired, not_yet, strange_subject, unsigned, "garbage", ""]:  # fmt: skip
         with pytest.raises(TokenError):
             tokens.verify(bad)
-    good_elsewhere, _, _ = other_audience.issue("local:1", "a", False, [])
+    good_elsewhere, _, _ = other_audience.issue("user:1", "a", False, [])
     with pytest.raises(TokenError):
         tokens.verify(good_elsewhere)
 

@@ -1,5 +1,8 @@
 """Per-worker caches follow the database, whoever writes it (pitfalls §19): a password
-changed by another process stops working on the very next request, with no timer."""
+changed by another process stops working on the very next request, with no timer.
+
+Every change to access data bumps the access generation in its transaction (as the
+management services do); the workers' caches follow that counter."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import httpx
 
 from dockyard.auth.passwords import hash_password
 from dockyard.metadata.db import Database
+from dockyard.metadata.queries.access import bump_generation
 from fixtures.servers import StartServer
 
 
@@ -27,6 +31,7 @@ def test_password_changed_by_another_process(dockyard_factory: StartServer) -> N
                 "UPDATE user SET password_hash = ? WHERE name = 'admin'",
                 (hash_password("a new password"),),
             )
+            bump_generation(conn)
     finally:
         db.close()
     assert [ping(old) for _ in range(6)] == [401] * 6

@@ -1,9 +1,12 @@
-"""Checks username/password pairs, with a cache that never outlives a password change.
+"""Checks credentials, with a per-worker cache that never outlives a change of access.
 
-argon2 costs tens of milliseconds by design, and Basic-auth clients send the password on
-every request: a verified pair is remembered (keyed by an HMAC, never the password) and
-re-checked against the user's row whenever the database changed since, so a password
-change or a disabled account takes effect on the next request (pitfalls §19, §25).
+argon2 costs tens of milliseconds by design, directory binds cost a round trip, and Basic-
+auth clients send credentials on every request: a successful check is remembered (keyed by a
+keyed BLAKE2 of the credentials, never the password itself) while the access generation is
+unchanged. When it moves, the cached sign-in is re-validated against its row (the password
+hash or secret it was checked against must be unchanged); a disabled user or a revoked or
+expired robot is refused on the next request whatever the cache holds (pitfalls §19, §25).
+Directory sign-ins are reused for a bounded time, then bound again.
 """
 
 from __future__ import annotations
@@ -13,60 +16,68 @@ import hashlib
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import anyio
-from sqlalchemy import Connection
 
-from dockyard.auth.passwords import generate_password, hash_password, verify_password
+from dockyard.auth.permissions import is_active
 from dockyard.auth.principals import Principal
-from dockyard.metadata.db import Database
-from dockyard.metadata.queries import audit, users
+from dockyard.auth.sign_in import SignIn, SignInRefused, Verified
+from dockyard.auth.snapshot import AccessCache
 
-__all__ = ["Authenticator", "bootstrap_admin"]
+__all__ = ["Authenticator", "SignInRefused"]
 
 _CACHE_SIZE = 4096
-ADMIN_NAME = "admin"
+_CHECK_CONCURRENCY = 8
 
 
 @dataclass(slots=True)
-class _Verified:
-    principal: Principal
-    password_hash: str
+class _Cached:
+    verified: Verified
     generation: int
-
-
-def _principal(row: users.UserRow) -> Principal:
-    return Principal(subject=f"{row.source}:{row.id}", name=row.name, is_admin=row.is_admin)
+    reuse_until: float | None  # monotonic; directory sign-ins only
 
 
 class Authenticator:
-    def __init__(self, db: Database, hash_concurrency: int = 2) -> None:
-        self._db = db
+    def __init__(self, sign_in: SignIn, access: AccessCache) -> None:
+        self._sign_in = sign_in
+        self._access = access
         self._key = secrets.token_bytes(32)
-        self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
-        self._limiter = anyio.CapacityLimiter(hash_concurrency)
+        self._cache: OrderedDict[bytes, _Cached] = OrderedDict()
         self._pending: dict[bytes, asyncio.Future[Principal | None]] = {}
+        self._limiter = anyio.CapacityLimiter(_CHECK_CONCURRENCY)
 
-    def _cache_key(self, username: str, password: str) -> bytes:
-        # Keyed BLAKE2 is a MAC (and a few µs cheaper than the hmac module on this path).
-        message = f"{username}\0{password}".encode()
+    def _cache_key(self, *parts: str) -> bytes:
+        message = "\0".join(parts).encode()
         return hashlib.blake2b(message, key=self._key, digest_size=32).digest()
 
-    def _lookup(self, username: str) -> users.UserRow | None:
-        with self._db.read() as conn:
-            return users.user_by_name(conn, username)
-
-    async def authenticate(self, username: str, password: str) -> Principal | None:
-        """The principal for valid local credentials, else None."""
+    async def authenticate(
+        self, username: str, password: str, address: str | None = None
+    ) -> Principal | None:
+        """The principal for these credentials (a password, a robot secret or a personal
+        token), else None. Raises SignInRefused when no check may be made now."""
         if not username or not password:
             return None
-        key = self._cache_key(username, password)
-        generation = self._db.generation()
-        cached = self._verified.get(key)
-        if cached is not None and cached.generation == generation:
-            return cached.principal
+        key = self._cache_key("p", username, password)
+        return await self._cached(key, lambda: self._sign_in.check(username, password, address))
+
+    async def authenticate_secret(
+        self, secret: str, address: str | None = None
+    ) -> Principal | None:
+        """The principal for a robot secret or personal token sent on its own."""
+        if not secret:
+            return None
+        key = self._cache_key("s", secret)
+        return await self._cached(key, lambda: self._sign_in.check_secret(secret, address))
+
+    async def _cached(self, key: bytes, check: Callable[[], Verified | None]) -> Principal | None:
+        snapshot = await self._access.current()
+        entry = self._cache.get(key)
+        if entry is not None:
+            principal = await self._reuse(key, entry, snapshot.generation)
+            if principal is not None:
+                return principal if is_active(snapshot, principal) else None
         # Single flight: a client opening 32 connections at once pays one check, not 32.
         pending = self._pending.get(key)
         if pending is not None:
@@ -74,7 +85,8 @@ class Authenticator:
         future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
-            principal = await self._check(key, username, password, cached, generation)
+            verified = await anyio.to_thread.run_sync(check, limiter=self._limiter)
+            principal = self._remember(key, verified, snapshot.generation)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: waiters re-raise it; none is fine too
@@ -85,53 +97,29 @@ class Authenticator:
         finally:
             del self._pending[key]
 
-    async def _check(
-        self, key: bytes, username: str, password: str, cached: _Verified | None, generation: int
-    ) -> Principal | None:
-        row = await anyio.to_thread.run_sync(self._lookup, username)
-        if (
-            row is not None
-            and cached is not None
-            and not row.disabled
-            and row.password_hash == cached.password_hash
-        ):
-            cached.generation = generation
-            cached.principal = _principal(row)
-            return cached.principal
-        ok = await anyio.to_thread.run_sync(
-            verify_password, row.password_hash if row else None, password, limiter=self._limiter
-        )
-        if row is None or row.disabled or not ok or row.password_hash is None:
-            self._verified.pop(key, None)
+    async def _reuse(self, key: bytes, entry: _Cached, generation: int) -> Principal | None:
+        verified = entry.verified
+        now = time.monotonic()
+        if entry.reuse_until is not None and now >= entry.reuse_until:
             return None
-        principal = _principal(row)
-        self._verified[key] = _Verified(principal, row.password_hash, generation)
-        if len(self._verified) > _CACHE_SIZE:
-            self._verified.popitem(last=False)
-        return principal
-
-
-def bootstrap_admin(db: Database, password: str | None, data_dir: Path) -> str | None:
-    """Create the initial `admin` on an empty user table.
-
-    Returns the generated password when one had to be made up (the caller prints it once);
-    it is also written to a 0600 file in the data directory, never logged.
-    """
-    generated = None if password else generate_password()
-    secret = password or generated or ""
-    with db.write() as conn:
-        if users.count_users(conn) > 0:
+        if verified.expires_at is not None and time.time() >= verified.expires_at:
+            self._cache.pop(key, None)
             return None
-        _create_admin(conn, secret)
-    if generated is not None:
-        path = data_dir / "initial-admin-password"
-        path.touch(mode=0o600)
-        path.write_text(generated + "\n")
-    return generated
+        if entry.generation != generation:
+            if not await anyio.to_thread.run_sync(self._sign_in.still_valid, verified):
+                self._cache.pop(key, None)
+                return None
+            entry.generation = generation
+        return verified.principal
 
-
-def _create_admin(conn: Connection, password: str) -> None:
-    now = int(time.time())
-    users.add_user(conn, ADMIN_NAME, hash_password(password), is_admin=True, now=now)
-    audit.record(conn, at=now, actor=None, action="user.create", target=ADMIN_NAME,
-                 detail={"admin": True, "reason": "initial administrator"})  # fmt: skip
+    def _remember(self, key: bytes, verified: Verified | None, generation: int) -> Principal | None:
+        if verified is None:
+            self._cache.pop(key, None)
+            return None
+        reuse_until = None
+        if verified.reusable_for is not None:
+            reuse_until = time.monotonic() + verified.reusable_for
+        self._cache[key] = _Cached(verified, generation, reuse_until)
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return verified.principal

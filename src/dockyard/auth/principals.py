@@ -1,23 +1,60 @@
-"""Who is asking: a signed-in identity or nobody."""
+"""Who is asking: a user (local or from a directory), a robot account, or nobody."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-__all__ = ["ANONYMOUS", "Principal"]
+__all__ = ["ANONYMOUS", "Principal", "PrincipalKind"]
+
+
+class PrincipalKind(StrEnum):
+    USER = "user"
+    """A person, local or from a directory; may belong to groups."""
+    ROBOT = "robot"
+    """An automation account: only its own grants apply, never shared policies."""
+    ANONYMOUS = "anonymous"
+    """No credentials: only anonymous-pull policies apply."""
+    OPERATOR = "operator"
+    """The `dockyard` CLI working on the data directory itself: whoever can open the
+    database is a registry admin already. Named after the OS account in the audit log."""
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """A caller. `subject` is stable across renames and qualified by source (`local:3`)."""
+    """A caller. `subject` ("user:3", "robot:7") is stable across renames and unique across
+    identity sources; `name` is what people read ("jane", "hackershop\\jane", "robot$ci")."""
 
     subject: str
     name: str
     is_admin: bool = False
 
     @property
+    def kind(self) -> PrincipalKind:
+        if not self.subject:
+            return PrincipalKind.ANONYMOUS
+        return PrincipalKind(self.subject.split(":", 1)[0])
+
+    @property
+    def id(self) -> int:
+        """The user's or robot's row id (0 for anonymous)."""
+        return int(self.subject.split(":", 1)[1]) if self.subject else 0
+
+    @property
     def is_anonymous(self) -> bool:
         return self.subject == ""
+
+    @staticmethod
+    def user(user_id: int, name: str, is_admin: bool) -> Principal:
+        return Principal(f"user:{user_id}", name, is_admin)
+
+    @staticmethod
+    def robot(robot_id: int, name: str) -> Principal:
+        return Principal(f"robot:{robot_id}", name)
+
+    @staticmethod
+    def operator(os_user: str) -> Principal:
+        return Principal("operator:0", f"cli:{os_user}", is_admin=True)
 
 
 ANONYMOUS = Principal(subject="", name="")

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import time
 from collections import OrderedDict
@@ -28,6 +29,7 @@ __all__ = ["TokenClaims", "TokenError", "TokenService"]
 _ALGORITHM = "ES256"
 _LEEWAY_SECONDS = 30
 _CACHE_SIZE = 4096
+_SUBJECT = re.compile(r"^(user|robot):[1-9][0-9]{0,17}$")
 
 
 class TokenError(Exception):
@@ -162,8 +164,11 @@ class TokenService:
             actions = frozenset(str(a) for a in entry.get("actions") or [])
             access[key] = access.get(key, frozenset()) | actions
         extra = raw.get("dky") or {}
+        subject = str(raw["sub"])
+        if _SUBJECT.match(subject) is None:  # tokens are issued to users and robots only
+            raise TokenError("token subject is not a user or robot")
         return TokenClaims(
-            subject=str(raw["sub"]),
+            subject=subject,
             name=str(extra.get("name", "")),
             is_admin=bool(extra.get("admin", False)),
             access=access,

@@ -22,7 +22,7 @@ from dockyard.logs import configure_logging
 
 def _prepare(settings_json: str, admin_password: str | None) -> None:
     """Migrate the database and create the first administrator (in a child process)."""
-    from dockyard.auth.authenticator import bootstrap_admin
+    from dockyard.auth.bootstrap import bootstrap_admin
     from dockyard.metadata.db import Database
 
     settings = Settings(**json.loads(settings_json))
@@ -62,7 +62,7 @@ def serve(
     settings = load_settings(config, host=host, port=port, data_dir=data_dir, workers=workers)
     configure_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    resolved = json.dumps(settings.model_dump(mode="json", exclude={"admin_password"}))
+    resolved = settings.handoff_json()
     secret = settings.admin_password.get_secret_value() if settings.admin_password else None
     child = multiprocessing.get_context("spawn").Process(
         target=_prepare, args=(resolved, secret), name="dockyard-prepare"

@@ -14,12 +14,22 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from dockyard.auth.authenticator import Authenticator
-from dockyard.auth.permissions import allows, granted_actions
+from dockyard.auth.authenticator import Authenticator, SignInRefused
+from dockyard.auth.permissions import allows, granted_actions, is_active
 from dockyard.auth.principals import ANONYMOUS, Principal
+from dockyard.auth.snapshot import AccessCache, AccessSnapshot
 from dockyard.auth.tokens import TokenError, TokenService
 
-__all__ = ["AccessControl", "Challenge", "Need", "Refused", "basic_credentials"]
+__all__ = [
+    "AccessControl",
+    "Admitted",
+    "Challenge",
+    "Need",
+    "Refused",
+    "basic_credentials",
+    "client_address",
+    "sign_in_refused",
+]
 
 # The actions a challenge asks for, by the action a route needs.
 _CHALLENGE_ACTIONS = {"pull": "pull", "push": "pull,push", "delete": "delete", "*": "*"}
@@ -47,12 +57,31 @@ class Challenge:
 class Refused(Exception):
     """The request may not go on; carries what the response must say."""
 
-    def __init__(self, status: int, code: str, message: str, challenge: Challenge | None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        challenge: Challenge | None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.challenge = challenge
+        self.retry_after = retry_after
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def sign_in_refused(refused: SignInRefused, scopes: tuple[str, ...] = ()) -> Refused:
+    """A check that could not be made: too many failures (429) or a directory down (401)."""
+    if refused.retry_after is not None:
+        return Refused(429, "TOOMANYREQUESTS", refused.message, None, refused.retry_after)
+    return Refused(401, "UNAUTHORIZED", refused.message, Challenge(scopes))
 
 
 def basic_credentials(header: str) -> tuple[str, str] | None:
@@ -66,54 +95,76 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
     return (username, password) if sep else None
 
 
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A caller let through: who, which optional needs they meet, and the access snapshot
+    the decision was made on (listings filter with it)."""
+
+    principal: Principal
+    optional: tuple[bool, ...]
+    snapshot: AccessSnapshot
+
+
 @dataclass(slots=True)
 class _Caller:
     principal: Principal
     token_access: dict[tuple[str, str], frozenset[str]] | None  # None: Basic/anonymous
+    snapshot: AccessSnapshot
 
 
 class AccessControl:
-    def __init__(self, authenticator: Authenticator, tokens: TokenService) -> None:
+    def __init__(
+        self, authenticator: Authenticator, tokens: TokenService, access: AccessCache
+    ) -> None:
         self.authenticator = authenticator
         self.tokens = tokens
+        self.access = access
 
     async def _caller(self, request: Request, needs: list[Need]) -> _Caller:
+        scopes = tuple(n.challenge_scope() for n in needs)
         header = request.headers.get("authorization", "")
         if not header:
-            return _Caller(ANONYMOUS, None)
+            return _Caller(ANONYMOUS, None, await self.access.current())
         if header[:7].lower() == "bearer ":
             try:
                 claims = self.tokens.verify(header[7:].strip())
             except TokenError as exc:
                 raise Refused(
                     401, "UNAUTHORIZED", "authentication required",
-                    Challenge(tuple(n.challenge_scope() for n in needs), "invalid_token", str(exc)),
+                    Challenge(scopes, "invalid_token", str(exc)),
                 ) from exc  # fmt: skip
             principal = Principal(claims.subject, claims.name, claims.is_admin)
-            return _Caller(principal, claims.access)
+            snapshot = await self.access.current()
+            if not is_active(snapshot, principal):  # disabled or revoked since the token
+                raise Refused(
+                    401, "UNAUTHORIZED", "authentication required",
+                    Challenge(scopes, "invalid_token", "the account is disabled or revoked"),
+                )  # fmt: skip
+            return _Caller(principal, claims.access, snapshot)
         credentials = basic_credentials(header)
         found = None
         if credentials is not None:
-            found = await self.authenticator.authenticate(*credentials)
+            try:
+                found = await self.authenticator.authenticate(*credentials, client_address(request))
+            except SignInRefused as refused:
+                raise sign_in_refused(refused, scopes) from refused
         if found is None:
-            raise Refused(
-                401, "UNAUTHORIZED", "invalid username or password",
-                Challenge(tuple(n.challenge_scope() for n in needs)),
-            )  # fmt: skip
-        return _Caller(found, None)
+            raise Refused(401, "UNAUTHORIZED", "invalid username or password", Challenge(scopes))
+        return _Caller(found, None, await self.access.current())
 
     def _may(self, caller: _Caller, need: Need) -> bool:
         if caller.token_access is not None:
             granted = caller.token_access.get((need.resource_type, need.name), frozenset())
         else:
             granted = granted_actions(
-                caller.principal, need.resource_type, need.name, frozenset({need.action})
-            )
+                caller.snapshot, caller.principal, need.resource_type, need.name,
+                frozenset({need.action}),
+            )  # fmt: skip
         return allows(granted, need.action)
 
     async def require(
         self, request: Request, need: Need, optional: tuple[Need, ...] = ()
-    ) -> tuple[Principal, tuple[bool, ...]]:
+    ) -> Admitted:
         """The caller, if allowed `need`; also whether each `optional` need is allowed.
 
         Optional needs (the source of a cross-repository mount) never refuse: the caller
@@ -140,8 +191,8 @@ class AccessControl:
             # distribution does, rather than silently losing the mount.
             for wanted, granted in zip(optional, allowed, strict=True):
                 if not granted and allows(
-                    granted_actions(caller.principal, wanted.resource_type, wanted.name,
-                                    frozenset({wanted.action})),
+                    granted_actions(caller.snapshot, caller.principal, wanted.resource_type,
+                                    wanted.name, frozenset({wanted.action})),
                     wanted.action,
                 ):  # fmt: skip
                     scopes = tuple(n.challenge_scope() for n in all_needs)
@@ -151,7 +202,7 @@ class AccessControl:
                                   f"token lacks {wanted.action} on {wanted.resource_type}:"
                                   f"{wanted.name}"),
                     )  # fmt: skip
-        return caller.principal, allowed
+        return Admitted(caller.principal, allowed, caller.snapshot)
 
     async def ping(self, request: Request) -> Principal:
         """`GET /v2/`: any valid identity passes; nobody gets the challenge (pitfalls §4)."""

@@ -17,8 +17,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from dockyard.auth.permissions import readable
 from dockyard.auth.principals import Principal
-from dockyard.distribution.access import AccessControl, Need, Refused
+from dockyard.distribution.access import AccessControl, Admitted, Need, Refused
 from dockyard.distribution.errors import error_body, error_response
 from dockyard.distribution.paths import ROUTE_KEY, Route, match_route
 from dockyard.registry import errors as e
@@ -167,8 +168,9 @@ class DistributionApi:
                 need = Need("repository", route.name, action)
             if route.kind == "uploads" and request.query_params.get("from"):
                 return await self._start_upload_with_mount(request, route, need)
-            principal, _ = await self._access.require(request, need)
-            request.state.principal = principal
+            admitted = await self._access.require(request, need)
+            request.state.principal = admitted.principal
+            request.state.admitted = admitted
             return await handler(request, route)
         except Refused as refused:
             return self._refused(request, refused, head)
@@ -200,6 +202,8 @@ class DistributionApi:
                 description = refused.challenge.description.replace('"', "'")
                 parts.append(f'error_description="{description}"')
             headers["WWW-Authenticate"] = "Bearer " + ",".join(parts)
+        if refused.retry_after is not None:
+            headers["Retry-After"] = str(refused.retry_after)
         body = b"" if head else error_body(refused.code, refused.message)
         return Response(body, refused.status, headers=headers, media_type="application/json")
 
@@ -237,7 +241,10 @@ class DistributionApi:
 
     async def _catalog(self, request: Request, route: Route) -> Response:
         n = _int_param(request, "n")
-        names, more = await self._services.listing.catalog(n, request.query_params.get("last"))
+        admitted: Admitted = request.state.admitted
+        names, more = await self._services.listing.catalog(
+            n, request.query_params.get("last"), readable(admitted.snapshot, admitted.principal)
+        )
         headers = {}
         if more and names:
             headers["Link"] = _link("/v2/_catalog", len(names), names[-1])
@@ -375,12 +382,9 @@ class DistributionApi:
             optional = (Need("repository", source, "pull"),)
         except e.NameInvalid:
             pass
-        if optional:
-            principal, allowed = await self._access.require(request, need, optional)
-            may_read_source = allowed[0]
-        else:
-            principal, _ = await self._access.require(request, need)
-            may_read_source = False
+        admitted = await self._access.require(request, need, optional)
+        principal = admitted.principal
+        may_read_source = bool(admitted.optional) and admitted.optional[0]
         request.state.principal = principal
         if mount and may_read_source:
             digest = parse_digest(mount)

@@ -14,12 +14,13 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from dockyard.auth.authenticator import Authenticator
+from dockyard.auth.authenticator import Authenticator, SignInRefused
 from dockyard.auth.permissions import granted_actions
 from dockyard.auth.principals import ANONYMOUS, Principal
 from dockyard.auth.scopes import Scope, parse_scopes
+from dockyard.auth.snapshot import AccessCache
 from dockyard.auth.tokens import TokenService
-from dockyard.distribution.access import basic_credentials
+from dockyard.distribution.access import basic_credentials, client_address
 
 __all__ = ["TokenEndpoint"]
 
@@ -34,21 +35,35 @@ def _unauthorized(message: str) -> Response:
     )  # fmt: skip
 
 
+def _refused(refused: SignInRefused) -> Response:
+    if refused.retry_after is None:
+        return _unauthorized(refused.message)
+    body = {"errors": [{"code": "TOOMANYREQUESTS", "message": refused.message}]}
+    return Response(
+        json.dumps(body), status_code=429, media_type="application/json",
+        headers={"Retry-After": str(refused.retry_after)},
+    )  # fmt: skip
+
+
 class TokenEndpoint:
-    def __init__(self, authenticator: Authenticator, tokens: TokenService) -> None:
+    def __init__(
+        self, authenticator: Authenticator, tokens: TokenService, access: AccessCache
+    ) -> None:
         self._authenticator = authenticator
         self._tokens = tokens
+        self._access = access
 
-    def _grant(self, principal: Principal, scopes: list[Scope]) -> list[Scope]:
+    async def _grant(self, principal: Principal, scopes: list[Scope]) -> list[Scope]:
+        snapshot = await self._access.current()
         granted = []
         for scope in scopes:
-            actions = granted_actions(principal, scope.type, scope.name, scope.actions)
+            actions = granted_actions(snapshot, principal, scope.type, scope.name, scope.actions)
             if actions:
                 granted.append(Scope(scope.type, scope.name, actions))
         return granted
 
-    def _issue(self, principal: Principal, scopes: list[Scope]) -> dict[str, object]:
-        granted = self._grant(principal, scopes)
+    async def _issue(self, principal: Principal, scopes: list[Scope]) -> dict[str, object]:
+        granted = await self._grant(principal, scopes)
         token, issued_at, expires_in = self._tokens.issue(
             principal.subject, principal.name, principal.is_admin, granted
         )
@@ -65,12 +80,20 @@ class TokenEndpoint:
         header = request.headers.get("authorization", "")
         if header:
             credentials = basic_credentials(header)
-            found = await self._authenticator.authenticate(*credentials) if credentials else None
+            try:
+                found = (
+                    await self._authenticator.authenticate(*credentials, client_address(request))
+                    if credentials
+                    else None
+                )
+            except SignInRefused as refused:
+                return _refused(refused)
             if found is None:
                 return _unauthorized("invalid username or password")
             principal = found
         scopes = parse_scopes(request.query_params.getlist("scope"))
-        return JSONResponse(self._issue(principal, scopes), headers={"Cache-Control": "no-store"})
+        answer = await self._issue(principal, scopes)
+        return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
     async def post(self, request: Request) -> Response:
         body = await request.body()
@@ -90,8 +113,14 @@ class TokenEndpoint:
         username, password = form.get("username"), form.get("password")
         if not username or not password:
             return _unauthorized("username and password are required")
-        principal = await self._authenticator.authenticate(username, password)
+        try:
+            principal = await self._authenticator.authenticate(
+                username, password, client_address(request)
+            )
+        except SignInRefused as refused:
+            return _refused(refused)
         if principal is None:
             return _unauthorized("invalid username or password")
         scopes = parse_scopes(fields.get("scope", []))
-        return JSONResponse(self._issue(principal, scopes), headers={"Cache-Control": "no-store"})
+        answer = await self._issue(principal, scopes)
+        return JSONResponse(answer, headers={"Cache-Control": "no-store"})

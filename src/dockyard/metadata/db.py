@@ -20,7 +20,7 @@ from sqlalchemy.pool import QueuePool
 
 __all__ = ["SCHEMA_HEAD", "Database"]
 
-SCHEMA_HEAD = "0001"  # the newest migration's revision; a test keeps the two in step
+SCHEMA_HEAD = "0002"  # the newest migration's revision; a test keeps the two in step
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -92,6 +92,12 @@ class Database:
         """
         row = self._watch.execute("PRAGMA data_version").fetchone()
         return int(row[0])
+
+    def access_generation(self) -> int:
+        """The access generation (queries/access.py), read on the watcher connection: a
+        one-row primary-key read, cheap enough for the event loop, and event-loop only."""
+        row = self._watch.execute("SELECT generation FROM access_state WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
 
     def at_head(self) -> bool:
         """Whether the schema is at SCHEMA_HEAD, without loading Alembic (~11 MB a worker)."""

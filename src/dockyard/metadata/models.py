@@ -26,17 +26,25 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AccessGrant",
+    "AccessState",
+    "AccessToken",
     "AuditEvent",
     "Base",
     "Blob",
+    "GroupMember",
+    "LoginFailure",
     "Manifest",
     "ManifestReference",
+    "Namespace",
     "Repository",
     "RepositoryBlob",
+    "Robot",
     "Tag",
     "TagEvent",
     "Upload",
     "User",
+    "UserGroup",
     "table_of",
 ]
 
@@ -61,6 +69,8 @@ class Repository(Base):
     namespace: Mapped[str] = mapped_column(NAME, index=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     pushed_at: Mapped[int | None] = mapped_column(BigInteger)
+    # None: the namespace's policy applies. Otherwise "private", "shared" or "anonymous".
+    policy: Mapped[str | None] = mapped_column(String(16))
 
 
 class Blob(Base):
@@ -184,8 +194,15 @@ class Upload(Base):
 
 
 class User(Base):
+    """A person: local (`source` "local", with a password hash) or from a directory (`source`
+    is the directory's configured name; `external_id` its entryUUID / objectGUID, on which the
+    row is linked, so a renamed directory account keeps its grants)."""
+
     __tablename__ = "user"
-    __table_args__ = (UniqueConstraint("source", "name"),)
+    __table_args__ = (
+        UniqueConstraint("source", "name"),
+        UniqueConstraint("source", "external_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(64), default="local")
     name: Mapped[str] = mapped_column(NAME)
@@ -193,6 +210,127 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    dn: Mapped[str | None] = mapped_column(String(1024))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    last_login_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class UserGroup(Base):
+    """A group: local (members kept here) or a directory group (members refreshed from the
+    directory at each member's sign-in)."""
+
+    __tablename__ = "user_group"
+    __table_args__ = (UniqueConstraint("source", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), default="local")
+    name: Mapped[str] = mapped_column(NAME)
+    dn: Mapped[str | None] = mapped_column(String(1024), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_member"
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("user_group.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Namespace(Base):
+    """The first path component of repository names (`dev`, `prod`, a team), with its policy:
+    "private" (grants only), "shared" (every signed-in user may pull), "anonymous" (anyone)."""
+
+    __tablename__ = "namespace"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME, unique=True)
+    policy: Mapped[str] = mapped_column(String(16), default="private")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str | None] = mapped_column(NAME)
+
+
+class Robot(Base):
+    """An automation account: its secret is stored as a SHA-256 (it is high-entropy), its
+    rights are grants like anyone's, and it stops at `expires_at` or `revoked_at`."""
+
+    __tablename__ = "robot"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME, unique=True)
+    description: Mapped[str | None] = mapped_column(String(1024))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str | None] = mapped_column(NAME)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AccessToken(Base):
+    """A personal access token: a user's password substitute for `docker login`."""
+
+    __tablename__ = "access_token"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(NAME)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AccessGrant(Base):
+    """A role ("read", "write", "admin") for one principal (user, group or robot) on one
+    namespace or one repository. `principal_key` ("u3", "g2", "r5") and `target_key` ("n4",
+    "r9") make "one grant per principal and target" a constraint; the foreign keys cascade
+    so a grant never outlives what it names."""
+
+    __tablename__ = "access_grant"
+    __table_args__ = (UniqueConstraint("principal_key", "target_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    principal_key: Mapped[str] = mapped_column(String(24))
+    target_key: Mapped[str] = mapped_column(String(24), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_group.id", ondelete="CASCADE"), index=True
+    )
+    robot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("robot.id", ondelete="CASCADE"), index=True
+    )
+    namespace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("namespace.id", ondelete="CASCADE"), index=True
+    )
+    repository_id: Mapped[int | None] = mapped_column(
+        ForeignKey("repository.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str | None] = mapped_column(NAME)
+
+
+class AccessState(Base):
+    """One row whose `generation` moves with every change to who may do what (users, groups,
+    members, grants, policies, robots, tokens): per-worker permission caches reload on it."""
+
+    __tablename__ = "access_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class LoginFailure(Base):
+    """Failed sign-ins per key ("user:<name>@<address>", "address:<address>"), for backoff."""
+
+    __tablename__ = "login_failure"
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[int] = mapped_column(BigInteger)
+    last_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    blocked_until: Mapped[int] = mapped_column(BigInteger)
 
 
 class AuditEvent(Base):

@@ -8,6 +8,7 @@ import anyio
 
 from dockyard.metadata.queries import manifests as manifest_queries
 from dockyard.metadata.queries import repositories, tags
+from dockyard.metadata.queries.repositories import RepositoryFilter
 from dockyard.registry import mediatypes as mt
 from dockyard.registry.context import RegistryContext
 from dockyard.registry.digests import parse_digest
@@ -40,15 +41,18 @@ class ListingService:
         names = await anyio.to_thread.run_sync(self._tags, name, last, limit + 1 if limit else 0)
         return names[:limit], len(names) > limit
 
-    def _catalog(self, last: str | None, limit: int) -> list[str]:
+    def _catalog(self, last: str | None, limit: int, readable: RepositoryFilter) -> list[str]:
         with self._ctx.db.read() as conn:
-            return repositories.repository_names(conn, last, limit)
+            return repositories.repository_names(conn, last, limit, readable)
 
-    async def catalog(self, n: int | None, last: str | None) -> tuple[list[str], bool]:
+    async def catalog(
+        self, n: int | None, last: str | None, readable: RepositoryFilter
+    ) -> tuple[list[str], bool]:
+        """A page of the repositories `readable` lets the caller see, and whether more follow."""
         limit = self.page_size(n)
         if limit == 0:
             return [], False
-        names = await anyio.to_thread.run_sync(self._catalog, last, limit + 1)
+        names = await anyio.to_thread.run_sync(self._catalog, last, limit + 1, readable)
         return names[:limit], len(names) > limit
 
     def _referrers(

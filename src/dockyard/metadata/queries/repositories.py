@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, update
+from dataclasses import dataclass
+from typing import Any
 
-from dockyard.metadata.models import Repository, table_of
+from sqlalchemy import ColumnElement, Connection, Select, false, func, or_, select, true, update
+
+from dockyard.metadata.models import Namespace, Repository, table_of
 from dockyard.metadata.queries._upsert import insert_ignore
 
 _repo = table_of(Repository)
+_namespace = table_of(Namespace)
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryFilter:
+    """Which repositories a caller may read (built by auth.permissions.readable, the one
+    place that decides): all of them, or those in `namespaces`, named in `repositories`, or
+    whose effective policy (their own, else their namespace's) is one of `policies`."""
+
+    everything: bool
+    namespaces: frozenset[str] = frozenset()
+    repositories: frozenset[str] = frozenset()
+    policies: frozenset[str] = frozenset()
+
+    def where(self) -> ColumnElement[bool]:
+        if self.everything:
+            return true()
+        clauses: list[ColumnElement[bool]] = []
+        if self.namespaces:
+            clauses.append(_repo.c.namespace.in_(sorted(self.namespaces)))
+        if self.repositories:
+            clauses.append(_repo.c.name.in_(sorted(self.repositories)))
+        if self.policies:
+            effective = func.coalesce(_repo.c.policy, _namespace.c.policy, "private")
+            clauses.append(effective.in_(sorted(self.policies)))
+        return or_(*clauses) if clauses else false()
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        """`query` (over the repository table) narrowed to what may be read."""
+        if self.everything:
+            return query
+        joined = query.outerjoin(_namespace, _namespace.c.name == _repo.c.namespace)
+        return joined.where(self.where())
 
 
 def repository_id(conn: Connection, name: str) -> int | None:
@@ -15,7 +51,13 @@ def repository_id(conn: Connection, name: str) -> int | None:
 
 
 def ensure_repository(conn: Connection, name: str, namespace: str, now: int) -> int:
-    """The id of `name`, creating it if needed; safe when two first pushes race."""
+    """The id of `name`, creating it (and its namespace, private) if needed; safe when two
+    first pushes race."""
+    insert_ignore(
+        conn, _namespace,
+        {"name": namespace, "policy": "private", "created_at": now, "created_by": None},
+        ["name"],
+    )  # fmt: skip
     insert_ignore(
         conn,
         _repo,
@@ -32,9 +74,11 @@ def mark_pushed(conn: Connection, repo_id: int, now: int) -> None:
     conn.execute(update(_repo).where(_repo.c.id == repo_id).values(pushed_at=now))
 
 
-def repository_names(conn: Connection, after: str | None, limit: int) -> list[str]:
-    """Names in byte order after `after` (a position, it need not exist)."""
-    query = select(_repo.c.name).order_by(_repo.c.name).limit(limit)
+def repository_names(
+    conn: Connection, after: str | None, limit: int, readable: RepositoryFilter
+) -> list[str]:
+    """Readable names in byte order after `after` (a position, it need not exist)."""
+    query = readable.apply(select(_repo.c.name)).order_by(_repo.c.name).limit(limit)
     if after is not None:
         query = query.where(_repo.c.name > after)
     return list(conn.execute(query).scalars())
