@@ -399,7 +399,7 @@ class Dockyard(Registry):
         repository's namespace, through the admin API. Returns why not, or None on success."""
         namespace = repository.split("/", 1)[0]
         c = self.client()
-        steps = [
+        steps: list[tuple[str, str, dict[str, object] | None]] = [
             (
                 "POST",
                 "/api/v1/users",
@@ -407,28 +407,21 @@ class Dockyard(Registry):
             ),
             ("POST", "/api/v1/groups", {"name": self.creds.reader_group}),
             (
-                "POST",
-                f"/api/v1/groups/{self.creds.reader_group}/members",
-                {"user": self.creds.reader_user},
+                "PUT",
+                f"/api/v1/groups/{self.creds.reader_group}/members/{self.creds.reader_user}",
+                None,
             ),
+            ("POST", "/api/v1/namespaces", {"name": namespace, "policy": "private"}),
             (
                 "POST",
                 "/api/v1/grants",
-                {
-                    "principal": {"kind": "group", "name": self.creds.reader_group},
-                    "scope": {"kind": "namespace", "name": namespace},
-                    "role": "read",
-                },
+                {"role": "read", "to": f"group:{self.creds.reader_group}", "on": namespace},
             ),
         ]
         try:
             for method, path, payload in steps:
-                resp = c.request(
-                    method,
-                    path,
-                    {"Content-Type": "application/json"},
-                    json.dumps(payload).encode(),
-                )
+                body = json.dumps(payload).encode() if payload is not None else b""
+                resp = c.request(method, path, {"Content-Type": "application/json"}, body)
                 if resp.status not in (200, 201, 204, 409):
                     return f"{method} {path} answered {resp.status}"
         finally:

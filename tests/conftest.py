@@ -18,9 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dockyard.auth.manage import ManageContext
+from dockyard.metadata.db import Database
 from fixtures.clients import TOOLS_BIN, ClientEnv
 from fixtures.containerd import Containerd
 from fixtures.images import Image, Layout, SampleImages
+from fixtures.manage import database_copy, manage_context, migrate_template
 from fixtures.servers import DockyardServer, Registry, StartServer, registry_from_env
 from fixtures.slapd import slapd, unreachable_ldap_url  # noqa: F401 - registers the fixtures
 from fixtures.v2api import V2
@@ -109,6 +112,26 @@ def dockyard_factory(
             return server
 
         yield start
+
+
+# --- databases ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def migrated_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return migrate_template(tmp_path_factory.mktemp("schema"))
+
+
+@pytest.fixture
+def db(tmp_path: Path, migrated_schema: Path) -> Iterator[Database]:
+    """A database of its own for each test, at the newest schema."""
+    with database_copy(migrated_schema, tmp_path) as database:
+        yield database
+
+
+@pytest.fixture
+def ctx(db: Database) -> ManageContext:
+    return manage_context(db)
 
 
 # --- clients --------------------------------------------------------------------------------

@@ -10,14 +10,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import anyio
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from dockyard.admin_api.app import create_admin_api
 from dockyard.auth.authenticator import Authenticator
 from dockyard.auth.ldap import Directory
+from dockyard.auth.manage import ManageContext
 from dockyard.auth.sign_in import SignIn, SignInPolicy
 from dockyard.auth.snapshot import AccessCache
 from dockyard.auth.tokens import TokenService
@@ -44,7 +47,14 @@ class _Parts:
     services: RegistryServices
 
 
-def _build(settings: Settings) -> tuple[_Parts, DistributionApi, TokenEndpoint]:
+@dataclass
+class _Faces:
+    distribution: DistributionApi
+    token_endpoint: TokenEndpoint
+    admin_api: FastAPI
+
+
+def _build(settings: Settings) -> tuple[_Parts, _Faces]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.sqlalchemy_url)
     if not db.at_head():  # `dockyard serve` migrates before starting workers
@@ -75,11 +85,20 @@ def _build(settings: Settings) -> tuple[_Parts, DistributionApi, TokenEndpoint]:
         services, access, settings.service, settings.public_url,
         settings.body_idle_timeout_seconds,
     )  # fmt: skip
-    return _Parts(db, services), api, TokenEndpoint(authenticator, tokens, access_cache)
+    manage = ManageContext.from_settings(db, settings, access=access_cache, directories=directories)
+    faces = _Faces(
+        distribution=api,
+        token_endpoint=TokenEndpoint(authenticator, tokens, access_cache),
+        admin_api=create_admin_api(manage, authenticator=authenticator),
+    )
+    return _Parts(db, services), faces
 
 
 def create_app(settings: Settings) -> RequestObserver:
-    parts, distribution, token_endpoint = _build(settings)
+    parts, faces = _build(settings)
+    distribution, token_endpoint, admin_api = (
+        faces.distribution, faces.token_endpoint, faces.admin_api,
+    )  # fmt: skip
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -128,6 +147,8 @@ def create_app(settings: Settings) -> RequestObserver:
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if path == "/v2" or path.startswith("/v2/"):
             await distribution(scope, receive, send)
+        elif path.startswith("/api/") and scope["type"] == "http":
+            await admin_api(scope, receive, send)
         else:
             await starlette(scope, receive, send)
 

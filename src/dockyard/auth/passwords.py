@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 from argon2 import PasswordHasher
@@ -10,9 +11,14 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 __all__ = ["generate_password", "hash_password", "verify_password"]
 
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so that unknown names take as long as
-# known ones (no timing oracle for which accounts exist).
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so that unknown names take as long as
+    known ones (no timing oracle for which accounts exist). Made on first use: it costs as
+    much as a real hash, which every CLI command would otherwise pay at import."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -21,7 +27,8 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matched = _hasher.verify(password_hash or _dummy_hash(), password)
+        return matched and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

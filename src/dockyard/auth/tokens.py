@@ -29,7 +29,7 @@ __all__ = ["TokenClaims", "TokenError", "TokenService"]
 _ALGORITHM = "ES256"
 _LEEWAY_SECONDS = 30
 _CACHE_SIZE = 4096
-_SUBJECT = re.compile(r"^(user|robot):[1-9][0-9]{0,17}$")
+_SUBJECT = re.compile(r"^((user|robot):[1-9][0-9]{0,17})?$")  # empty: anonymous
 
 
 class TokenError(Exception):
@@ -165,8 +165,8 @@ class TokenService:
             access[key] = access.get(key, frozenset()) | actions
         extra = raw.get("dky") or {}
         subject = str(raw["sub"])
-        if _SUBJECT.match(subject) is None:  # tokens are issued to users and robots only
-            raise TokenError("token subject is not a user or robot")
+        if _SUBJECT.match(subject) is None:  # issued to users, robots and anonymous callers
+            raise TokenError("token subject is not a user, robot or anonymous")
         return TokenClaims(
             subject=subject,
             name=str(extra.get("name", "")),

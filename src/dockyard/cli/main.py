@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from dockyard import __version__
+from dockyard.cli import audit, grants, groups, namespaces, repos, robots, tokens, users
 from dockyard.cli.serve import serve
 
 app = typer.Typer(
@@ -16,6 +17,16 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command()(serve)
+app.add_typer(users.app, name="user")
+app.add_typer(groups.app, name="group")
+app.add_typer(namespaces.app, name="namespace")
+app.add_typer(repos.app, name="repo")
+app.command("grant")(grants.grant)
+app.command("revoke")(grants.revoke)
+app.command("grants")(grants.list_grants)
+app.add_typer(robots.app, name="robot")
+app.add_typer(tokens.app, name="token")
+app.command("audit")(audit.audit)
 
 
 def _version(value: bool) -> None:

@@ -45,14 +45,16 @@ def _prepare(settings_json: str, admin_password: str | None) -> None:
 
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")
+        str | None, typer.Option(help="Address to listen on \\[default: 127.0.0.1].")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 5000].")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Data directory [default: ./data].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on \\[default: 5000].")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory \\[default: ./data].")
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(exists=True, dir_okay=False, help="YAML settings file.")
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes [default: 1].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes \\[default: 1].")] = None,
 ) -> None:
     """Run the registry. Every setting can also come from env DOCKYARD_<NAME>."""
     from granian import Granian
