@@ -17,6 +17,7 @@ exchange, results.yaml for the newer suite) are copied to tests/.artifacts/ for 
 from __future__ import annotations
 
 import collections
+import json
 import secrets
 import shutil
 import subprocess
@@ -28,8 +29,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fixtures.admin import AdminApi
 from fixtures.clients import REPO_ROOT, describe, require_tool, tool_path
 from fixtures.servers import Registry, StartServer, registry_from_env
+from fixtures.slapd import Slapd
 
 pytestmark = [pytest.mark.conformance, pytest.mark.slow]
 
@@ -216,6 +219,38 @@ def test_distribution_spec_conformance_2026(
     repository's push token for `POST ?mount=&from=` without a fresh challenge, so a registry
     that answers a token lacking pull on `from` with 202 (allowed) gets that spec skipped.
     """
+    run_suite_2026(
+        fresh_registry, fresh_registry.username, fresh_registry.password, tmp_path, capsys,
+        "conformance (2026-08-31)",
+    )  # fmt: skip
+
+
+def test_conformance_2026_as_a_directory_user_with_a_namespace_grant(
+    dockyard_factory: StartServer,
+    slapd: Slapd,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same suite with identity and access on: a directory account (jane, from a real
+    slapd) holding `admin` on the `conformance` namespace through a grant, not a registry
+    admin. Every spec must pass as it does for the registry admin."""
+    directories = json.dumps([slapd.directory_config()])
+    server = dockyard_factory(extra_env={"DOCKYARD_DIRECTORIES": directories})
+    with AdminApi(server.url, (server.username, server.password)) as admin:
+        admin.create_namespace("conformance")
+        admin.grant("admin", "user:jane", "conformance")
+    run_suite_2026(server, "jane", slapd.passwords["jane"], tmp_path, capsys,
+                   "conformance (2026-08-31, directory user with a grant)")  # fmt: skip
+
+
+def run_suite_2026(
+    registry: Registry,
+    username: str,
+    password: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    title: str,
+) -> None:
     suite = require_tool(SUITE_2026)
     run_id = secrets.token_hex(4)
     report_dir = tmp_path / "results"
@@ -224,13 +259,13 @@ def test_distribution_spec_conformance_2026(
         "HOME": str(tmp_path),
         # no oci-conformance.yaml is read: cwd is empty and OCI_CONFIGURATION unset
         "OCI_VERSION": "1.1",
-        "OCI_REGISTRY": fresh_registry.hostport,
+        "OCI_REGISTRY": registry.hostport,
         "OCI_TLS": "disabled",
         # fresh repositories: the suite first checks that REPO1 has no tags and no referrers
         "OCI_REPO1": f"conformance/run-{run_id}/repo1",
         "OCI_REPO2": f"conformance/run-{run_id}/repo2",
-        "OCI_USERNAME": fresh_registry.username,
-        "OCI_PASSWORD": fresh_registry.password,
+        "OCI_USERNAME": username,
+        "OCI_PASSWORD": password,
         "OCI_RESULTS_DIR": str(report_dir),
         "OCI_LOG": "warn",
         # every API: pull, push, tag listing and referrers, deletes, cross-repository mounts
@@ -256,7 +291,9 @@ def test_distribution_spec_conformance_2026(
     junit = report_dir / "junit.xml"
     if not junit.exists():
         pytest.fail(f"the suite wrote no junit.xml\n{describe(proc)}", pytrace=False)
-    dest = ARTIFACTS / "conformance-2026-08-31"
+    dest = ARTIFACTS / (
+        "conformance-2026-08-31" + ("" if username == registry.username else "-" + username)
+    )
     keep_artifacts(report_dir, dest, ("junit.xml", "report.html", "results.yaml"))
     specs = read_junit_2026(junit)
     # what was not tested, and why: skips are allowed (the suite skips what a registry may
@@ -271,4 +308,4 @@ def test_distribution_spec_conformance_2026(
         other = ", ".join(f"{name}: {status}" for name, status in apis.items() if status != "Pass")
         notes += f"  APIs not passed: {other or 'none'}\n"
     with capsys.disabled():
-        verdict("conformance (2026-08-31)", specs, proc, dest / "report.html", notes)
+        verdict(title, specs, proc, dest / "report.html", notes)
