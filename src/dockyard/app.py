@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dockyard.admin_api.app import create_admin_api
 from dockyard.auth.authenticator import Authenticator
@@ -28,6 +28,7 @@ from dockyard.config import SETTINGS_ENV, Settings
 from dockyard.distribution.access import AccessControl
 from dockyard.distribution.api import DistributionApi
 from dockyard.distribution.token import TokenEndpoint
+from dockyard.forwarded import ForwardedClient
 from dockyard.logs import configure_logging
 from dockyard.metadata.db import Database
 from dockyard.observability import RequestObserver, metrics_endpoint
@@ -94,7 +95,7 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
     return _Parts(db, services), faces
 
 
-def create_app(settings: Settings) -> RequestObserver:
+def create_app(settings: Settings) -> ASGIApp:
     parts, faces = _build(settings)
     distribution, token_endpoint, admin_api = (
         faces.distribution, faces.token_endpoint, faces.admin_api,
@@ -152,7 +153,10 @@ def create_app(settings: Settings) -> RequestObserver:
         else:
             await starlette(scope, receive, send)
 
-    return RequestObserver(root, access_log=settings.access_log)
+    observed = RequestObserver(root, access_log=settings.access_log)
+    if settings.trusted_proxies:  # outermost: the access log names the real client too
+        return ForwardedClient(observed, settings.trusted_proxies)
+    return observed
 
 
 async def _expire_uploads(services: RegistryServices) -> None:
@@ -166,7 +170,7 @@ async def _expire_uploads(services: RegistryServices) -> None:
         await anyio.sleep(_UPLOAD_EXPIRY_INTERVAL_SECONDS)
 
 
-def create_app_from_env() -> RequestObserver:
+def create_app_from_env() -> ASGIApp:
     """Granian's factory target: settings resolved by `dockyard serve`, passed through env."""
     raw = os.environ.get(SETTINGS_ENV)
     settings = Settings(**json.loads(raw)) if raw else Settings()

@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     login_backoff_seconds: int = Field(
         60, ge=1, description="First back-off after the limit; doubles up to 1 hour."
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or networks, e.g. 10.0.0.0/8) whose "
+        "X-Forwarded-For names the real client, for sign-in backoff and the audit log.",
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     access_log: bool = Field(True, description="Log one structured line per request.")
 
