@@ -12,6 +12,7 @@ Directory sign-ins are reused for a bounded time, then bound again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 import time
@@ -24,7 +25,7 @@ import anyio
 from dockyard.auth.permissions import is_active
 from dockyard.auth.principals import Principal
 from dockyard.auth.sign_in import SignIn, SignInRefused, Verified
-from dockyard.auth.snapshot import AccessCache
+from dockyard.auth.snapshot import AccessCache, AccessSnapshot
 
 __all__ = ["Authenticator", "SignInRefused"]
 
@@ -53,14 +54,20 @@ class Authenticator:
         return hashlib.blake2b(message, key=self._key, digest_size=32).digest()
 
     async def authenticate(
-        self, username: str, password: str, address: str | None = None
+        self,
+        username: str,
+        password: str,
+        address: str | None = None,
+        snapshot: AccessSnapshot | None = None,
     ) -> Principal | None:
         """The principal for these credentials (a password, a robot secret or a personal
-        token), else None. Raises SignInRefused when no check may be made now."""
+        token), else None. Raises SignInRefused when no check may be made now. `snapshot`
+        is the caller's current one, if it has it already."""
         if not username or not password:
             return None
         key = self._cache_key("p", username, password)
-        return await self._cached(key, lambda: self._sign_in.check(username, password, address))
+        check = functools.partial(self._sign_in.check, username, password, address)
+        return await self._cached(key, check, snapshot)
 
     async def authenticate_secret(
         self, secret: str, address: str | None = None
@@ -69,10 +76,14 @@ class Authenticator:
         if not secret:
             return None
         key = self._cache_key("s", secret)
-        return await self._cached(key, lambda: self._sign_in.check_secret(secret, address))
+        check = functools.partial(self._sign_in.check_secret, secret, address)
+        return await self._cached(key, check, None)
 
-    async def _cached(self, key: bytes, check: Callable[[], Verified | None]) -> Principal | None:
-        snapshot = await self._access.current()
+    async def _cached(
+        self, key: bytes, check: Callable[[], Verified | None], snapshot: AccessSnapshot | None
+    ) -> Principal | None:
+        if snapshot is None:
+            snapshot = await self._access.current()
         entry = self._cache.get(key)
         if entry is not None:
             principal = await self._reuse(key, entry, snapshot.generation)

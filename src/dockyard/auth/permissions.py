@@ -113,7 +113,7 @@ def granted_actions(
 ) -> frozenset[str]:
     """The subset of `requested` token actions the principal may take on the resource."""
     if resource_type == "repository":
-        if is_registry_admin(snapshot, principal) and is_active(snapshot, principal):
+        if is_registry_admin(snapshot, principal):  # an admin who is disabled is not one
             return requested & ALL_ACTIONS
         role = role_on(snapshot, principal, name)
         return requested & ROLE_ACTIONS[role] if role is not None else frozenset()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = ["ANONYMOUS", "Principal", "PrincipalKind"]
@@ -28,17 +28,16 @@ class Principal:
     subject: str
     name: str
     is_admin: bool = False
+    # Parsed once from `subject`: the permission check reads them on every request.
+    kind: PrincipalKind = field(init=False, compare=False, repr=False)
+    id: int = field(init=False, compare=False, repr=False)
+    """The user's or robot's row id (0 for anonymous and the operator)."""
 
-    @property
-    def kind(self) -> PrincipalKind:
-        if not self.subject:
-            return PrincipalKind.ANONYMOUS
-        return PrincipalKind(self.subject.split(":", 1)[0])
-
-    @property
-    def id(self) -> int:
-        """The user's or robot's row id (0 for anonymous)."""
-        return int(self.subject.split(":", 1)[1]) if self.subject else 0
+    def __post_init__(self) -> None:
+        prefix, _, number = self.subject.partition(":")
+        kind = PrincipalKind(prefix) if prefix else PrincipalKind.ANONYMOUS
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "id", int(number) if number else 0)
 
     @property
     def is_anonymous(self) -> bool:

@@ -7,6 +7,7 @@ its `kid` is the RFC 7638 thumbprint so a key rotation can keep old tokens verif
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from dockyard.auth.principals import Principal
 from dockyard.auth.scopes import Scope
 
 __all__ = ["TokenClaims", "TokenError", "TokenService"]
@@ -36,13 +38,18 @@ class TokenError(Exception):
     """A token that is malformed, badly signed, expired, or meant for someone else."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TokenClaims:
     subject: str
     name: str
     is_admin: bool
     access: dict[tuple[str, str], frozenset[str]]
     expires_at: int
+
+    @functools.cached_property
+    def principal(self) -> Principal:
+        """Who the token was issued to (made once per verified token, not per request)."""
+        return Principal(self.subject, self.name, self.is_admin)
 
     def actions(self, resource_type: str, name: str) -> frozenset[str]:
         return self.access.get((resource_type, name), frozenset())

@@ -123,8 +123,9 @@ class AccessControl:
     async def _caller(self, request: Request, needs: list[Need]) -> _Caller:
         scopes = tuple(n.challenge_scope() for n in needs)
         header = request.headers.get("authorization", "")
+        snapshot = await self.access.current()
         if not header:
-            return _Caller(ANONYMOUS, None, await self.access.current())
+            return _Caller(ANONYMOUS, None, snapshot)
         if header[:7].lower() == "bearer ":
             try:
                 claims = self.tokens.verify(header[7:].strip())
@@ -133,8 +134,7 @@ class AccessControl:
                     401, "UNAUTHORIZED", "authentication required",
                     Challenge(scopes, "invalid_token", str(exc)),
                 ) from exc  # fmt: skip
-            principal = Principal(claims.subject, claims.name, claims.is_admin)
-            snapshot = await self.access.current()
+            principal = claims.principal
             if not is_active(snapshot, principal):  # disabled or revoked since the token
                 raise Refused(
                     401, "UNAUTHORIZED", "authentication required",
@@ -150,7 +150,7 @@ class AccessControl:
                 raise sign_in_refused(refused, scopes) from refused
         if found is None:
             raise Refused(401, "UNAUTHORIZED", "invalid username or password", Challenge(scopes))
-        return _Caller(found, None, await self.access.current())
+        return _Caller(found, None, snapshot)
 
     def _may(self, caller: _Caller, need: Need) -> bool:
         if caller.token_access is not None:
