@@ -3,6 +3,8 @@ routes, the operator mode of the CLI, and the documentation."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -108,7 +110,14 @@ def test_operator_needs_no_credentials(operator_client: httpx.Client) -> None:
 
 
 def test_documentation_and_unknown_paths(client: httpx.Client) -> None:
-    assert client.get("/api/docs").status_code == 200
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200
+    # served offline: every script and stylesheet comes from this server
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', docs.text)
+    assert assets
+    for asset in assets:
+        assert asset.startswith("/api/docs/assets/"), asset
+        assert client.get(asset).status_code == 200
     spec = client.get("/api/openapi.json").json()
     assert "/api/v1/grants" in spec["paths"]
     assert "/api/v1/repositories/{name}" in spec["paths"]

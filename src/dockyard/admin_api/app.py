@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from dockyard import __version__
 from dockyard.admin_api import audit, grants, groups, namespaces, repositories, robots, tokens
@@ -30,13 +34,31 @@ def create_admin_api(
     app = FastAPI(
         title="Dockyard admin API",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
+    _serve_docs_offline(app)
     app.state.admin = ApiState(context, authenticator, operator)
     install_error_handlers(app)
     routers = (users_routes, groups, namespaces, repositories, grants, robots, tokens, audit)
     for module in routers:
         app.include_router(module.router)
     return app
+
+
+def _serve_docs_offline(app: FastAPI) -> None:
+    """Swagger UI at /api/docs from the vendored bundle: FastAPI's default loads it from a
+    CDN, which a registry on a closed network cannot reach."""
+    assets = "/api/docs/assets"
+    app.mount(assets, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="Dockyard admin API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        )
