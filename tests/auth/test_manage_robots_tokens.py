@@ -61,7 +61,7 @@ def test_robot_creation_is_scoped(ctx: ManageContext, db: Database, jane: Princi
         robots.create_robot(ctx, jane, None, "ci", [("write", "dev"), ("read", "prod")])
     with pytest.raises(NotFound):
         robots.create_robot(ctx, jane, None, "ci", [("write", "dev/missing")])
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(Forbidden):  # only registry admins make robots without grants
         robots.create_robot(ctx, jane, None, "ci", [])
     with pytest.raises(InvalidRequest):
         robots.create_robot(ctx, jane, None, "ci", [("read", "dev"), ("write", "dev")])

@@ -305,7 +305,10 @@ def test_remote_with_a_personal_access_token(dockyard_factory: StartServer) -> N
     }
     assert "cli" in {t["name"] for t in _json(run("token", "list", "--json"))}
 
-    made = run("token", "add", "laptop", "--expires-in-days", "30")
+    # a token may not mint tokens (a leaked one must not outlive its revocation)
+    _one_line_error(run("token", "add", "laptop", expect=1), contains="password")
+    made = signed_in("token", "add", "laptop", "--expires-in-days", "30", "--username", "admin",
+                     stdin=server.password)  # fmt: skip
     laptop = made.stdout.strip()
     assert _SECRET.match(laptop), made.stdout
     assert f"docker login {server.hostport} -u 'admin' --password-stdin" in made.stderr

@@ -28,6 +28,9 @@ class Principal:
     subject: str
     name: str
     is_admin: bool = False
+    by_token: bool = field(default=False, compare=False)
+    """Signed in with a personal access token rather than a password: such a caller may not
+    change the password or mint more tokens (a leaked token must not outlive revocation)."""
     # Parsed once from `subject`: the permission check reads them on every request.
     kind: PrincipalKind = field(init=False, compare=False, repr=False)
     id: int = field(init=False, compare=False, repr=False)
@@ -44,8 +47,8 @@ class Principal:
         return self.subject == ""
 
     @staticmethod
-    def user(user_id: int, name: str, is_admin: bool) -> Principal:
-        return Principal(f"user:{user_id}", name, is_admin)
+    def user(user_id: int, name: str, is_admin: bool, *, by_token: bool = False) -> Principal:
+        return Principal(f"user:{user_id}", name, is_admin, by_token)
 
     @staticmethod
     def robot(robot_id: int, name: str) -> Principal:

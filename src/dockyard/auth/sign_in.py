@@ -194,7 +194,7 @@ class SignIn:
         display = owner.name if owner.source == "local" else f"{owner.source}\\{owner.name}"
         if login is not None and login.casefold() not in {owner.name, display.casefold()}:
             return None, "token sent with another user name"
-        principal = Principal.user(owner.id, display, owner.is_admin)
+        principal = Principal.user(owner.id, display, owner.is_admin, by_token=True)
         return Verified(principal, "token", row.secret_hash, row.id, row.expires_at), ""
 
     def still_valid(self, verified: Verified) -> bool:

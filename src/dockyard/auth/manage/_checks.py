@@ -30,6 +30,7 @@ __all__ = [
     "refuse",
     "require_active",
     "require_admin_on",
+    "require_password_sign_in",
     "require_registry_admin",
     "sees",
 ]
@@ -42,6 +43,13 @@ def at_least(role: Role | None, needed: Role) -> bool:
 def require_active(snapshot: AccessSnapshot, actor: Principal) -> None:
     if actor.is_anonymous or not is_active(snapshot, actor):
         raise Forbidden("this account is disabled, revoked or expired")
+
+
+def require_password_sign_in(actor: Principal, what: str) -> None:
+    """Some things a personal access token may not do: a token leaked from a client's
+    config file must not change the password or mint tokens that outlive its revocation."""
+    if actor.by_token:
+        raise Forbidden(f"sign in with your password to {what}, not with an access token")
 
 
 def require_registry_admin(snapshot: AccessSnapshot, actor: Principal) -> None:

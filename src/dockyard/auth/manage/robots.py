@@ -49,7 +49,13 @@ def _grants(conn: Connection, robot_id: int) -> list[grants.GrantRow]:
     return grants.list_grants(conn, principal_key=f"r{robot_id}")
 
 
-def _view(row: robots.RobotRow, held: list[grants.GrantRow]) -> RobotView:
+def _view(
+    row: robots.RobotRow, held: list[grants.GrantRow], snapshot: AccessSnapshot, actor: Principal
+) -> RobotView:
+    """The robot as the caller may see it: only its grants on what the caller administers
+    (a robot's other grants would tell of repositories the caller cannot see)."""
+    if not is_registry_admin(snapshot, actor):
+        held = [g for g in held if administers(snapshot, actor, parse_target(grant_view(g).on))]
     return RobotView(
         name=row.name,
         username=ROBOT_PREFIX + row.name,
@@ -86,7 +92,9 @@ def list_robots(ctx: ManageContext, actor: Principal) -> list[RobotView]:
     require_active(snapshot, actor)
     with ctx.db.read() as conn:
         found = [(row, _grants(conn, row.id)) for row in robots.list_robots(conn)]
-    return [_view(row, held) for row, held in found if _visible(snapshot, actor, held)]
+    return [
+        _view(row, held, snapshot, actor) for row, held in found if _visible(snapshot, actor, held)
+    ]
 
 
 def _find(
@@ -103,7 +111,7 @@ def get_robot(ctx: ManageContext, actor: Principal, name: str) -> RobotView:
     snapshot = ctx.snapshot()
     require_active(snapshot, actor)
     with ctx.db.read() as conn:
-        return _view(*_find(conn, snapshot, actor, name))
+        return _view(*_find(conn, snapshot, actor, name), snapshot, actor)
 
 
 def create_robot(
@@ -131,7 +139,7 @@ def create_robot(
     if len({target for _, target in wanted}) != len(wanted):
         raise InvalidRequest("one role per target")
     if not wanted and not is_registry_admin(snapshot, actor):
-        raise InvalidRequest("a robot needs at least one grant")
+        raise Forbidden("only registry admins create robots without grants")
     now = ctx.now()
     expires_at = now + expires_in_days * _DAY if expires_in_days is not None else None
     random, secret_hash = new_secret()
@@ -153,7 +161,7 @@ def create_robot(
         row = robots.robot_by_name(conn, name)
         if row is None:  # pragma: no cover - inserted in the same transaction
             raise RuntimeError(f"robot {name} vanished")
-        view = _view(row, _grants(conn, robot_id))
+        view = _view(row, _grants(conn, robot_id), snapshot, actor)
     return CreatedRobot(view, TokenSecret(SecretKind.ROBOT, robot_id, random).render())
 
 

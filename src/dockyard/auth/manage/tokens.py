@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from dockyard.auth.errors import AlreadyExists, Forbidden, InvalidRequest, NotFound
-from dockyard.auth.manage._checks import record, require_active
+from dockyard.auth.manage._checks import record, require_active, require_password_sign_in
 from dockyard.auth.manage.context import ManageContext
 from dockyard.auth.manage.views import CreatedToken, TokenView
 from dockyard.auth.permissions import is_registry_admin
@@ -48,6 +48,7 @@ def create_token(
     expires_in_days: int | None = None,
 ) -> CreatedToken:
     _person(ctx, actor)
+    require_password_sign_in(actor, "create access tokens")
     if not _NAME.match(name):
         raise InvalidRequest("a token name is 1-64 letters, digits, spaces or . _ @ : -")
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:

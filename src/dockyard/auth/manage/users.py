@@ -8,7 +8,12 @@ import threading
 from sqlalchemy import Connection
 
 from dockyard.auth.errors import AlreadyExists, Conflict, Forbidden, InvalidRequest, NotFound
-from dockyard.auth.manage._checks import record, require_active, require_registry_admin
+from dockyard.auth.manage._checks import (
+    record,
+    require_active,
+    require_password_sign_in,
+    require_registry_admin,
+)
 from dockyard.auth.manage.context import ManageContext
 from dockyard.auth.manage.references import (
     LOCAL,
@@ -216,6 +221,7 @@ def set_password(
     """A local user's password: registry admins set anyone's, users their own. Directory
     users change theirs in the directory."""
     refusal = "only registry admins may set other users' passwords"
+    require_password_sign_in(actor, "change passwords")
     info = _self_or_admin(ctx, ctx.snapshot(), actor, ref, refusal)
     if info.source != LOCAL:
         raise InvalidRequest(f"{info.source} users change their password in the directory")
