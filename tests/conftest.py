@@ -20,6 +20,7 @@ import pytest
 
 from dockyard.auth.manage import ManageContext
 from dockyard.metadata.db import Database
+from fixtures.browser import browser, browser_page, screenshot  # noqa: F401 - registers them
 from fixtures.clients import TOOLS_BIN, ClientEnv
 from fixtures.containerd import Containerd
 from fixtures.images import Image, Layout, SampleImages

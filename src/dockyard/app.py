@@ -14,17 +14,19 @@ from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dockyard.admin_api.app import create_admin_api
 from dockyard.auth.authenticator import Authenticator
 from dockyard.auth.ldap import Directory
 from dockyard.auth.manage import ManageContext
+from dockyard.auth.sessions import SessionService
 from dockyard.auth.sign_in import SignIn, SignInPolicy
 from dockyard.auth.snapshot import AccessCache
 from dockyard.auth.tokens import TokenService
 from dockyard.config import SETTINGS_ENV, Settings
+from dockyard.console import create_console
 from dockyard.distribution.access import AccessControl
 from dockyard.distribution.api import DistributionApi
 from dockyard.distribution.token import TokenEndpoint
@@ -53,6 +55,7 @@ class _Faces:
     distribution: DistributionApi
     token_endpoint: TokenEndpoint
     admin_api: FastAPI
+    console: list[BaseRoute]
 
 
 def _build(settings: Settings) -> tuple[_Parts, _Faces]:
@@ -91,6 +94,11 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
         distribution=api,
         token_endpoint=TokenEndpoint(authenticator, tokens, access_cache),
         admin_api=create_admin_api(manage, authenticator=authenticator),
+        console=create_console(
+            SessionService(db, access_cache, idle_seconds=settings.console_idle_minutes * 60),
+            authenticator,
+            public_url=settings.public_url,
+        ),
     )
     return _Parts(db, services), faces
 
@@ -139,6 +147,7 @@ def create_app(settings: Settings) -> ASGIApp:
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
             Route("/readyz", readyz, methods=["GET", "HEAD"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *faces.console,  # everything else: the HTML console
         ],
         lifespan=lifespan,
     )

@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     login_backoff_seconds: int = Field(
         60, ge=1, description="First back-off after the limit; doubles up to 1 hour."
     )
+    console_idle_minutes: int = Field(
+        30,
+        ge=1,
+        description="A console session unused for this long ends (it ends after 12 hours "
+        "in any case).",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Reverse proxies (addresses or networks, e.g. 10.0.0.0/8) whose "

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from dockyard import __version__
-from dockyard.cli import audit, grants, groups, namespaces, repos, robots, tokens, users
+from dockyard.cli import audit, grants, groups, namespaces, repos, robots, search, tokens, users
 from dockyard.cli.serve import serve
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.command("grants")(grants.list_grants)
 app.add_typer(robots.app, name="robot")
 app.add_typer(tokens.app, name="token")
 app.command("audit")(audit.audit)
+app.command("search")(search.search)
 
 
 def _version(value: bool) -> None:

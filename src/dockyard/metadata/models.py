@@ -32,6 +32,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Blob",
+    "ConsoleSession",
     "GroupMember",
     "LoginFailure",
     "Manifest",
@@ -342,6 +343,23 @@ class AuditEvent(Base):
     target: Mapped[str | None] = mapped_column(String(512))
     address: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)  # JSON
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. The cookie holds a random 256-bit id; only its SHA-256 is kept,
+    so a copy of the database signs nobody in. It ends at sign-out, after `expires_at`
+    (absolute lifetime) or when idle too long (`last_seen_at`); expired rows go lazily."""
+
+    __tablename__ = "console_session"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_seen_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    by_token: Mapped[bool] = mapped_column(Boolean, default=False)
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
 
 
 def table_of(model: type[Base]) -> Table:
