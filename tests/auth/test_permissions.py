@@ -20,6 +20,8 @@ from dockyard.auth.permissions import (
 from dockyard.auth.principals import ANONYMOUS, Principal
 from dockyard.auth.roles import Policy, Role
 from dockyard.auth.snapshot import AccessSnapshot
+from dockyard.metadata.db import Database
+from dockyard.metadata.queries import repositories
 
 ADMIN = Principal.user(1, "sarah", True)
 JANE = Principal.user(2, "jane", False)
@@ -153,7 +155,7 @@ def test_revoked_expired_or_deleted_robot_holds_nothing(robot: Principal) -> Non
     assert granted_actions(SNAP, robot, "repository", "ci/build", frozenset({"pull"})) == set()
     assert readable(SNAP, robot).where() is not None
     assert not readable(SNAP, robot).everything
-    assert readable(SNAP, robot).policies == frozenset()
+    assert readable(SNAP, robot).policy_namespaces == frozenset()
 
 
 def test_robot_expiry_is_checked_against_now() -> None:
@@ -200,18 +202,20 @@ def test_anonymous_is_never_admin_and_reads_only_anonymous_policies() -> None:
     assert not is_registry_admin(SNAP, ANONYMOUS)
     assert namespace_role(SNAP, ANONYMOUS, "pub") is None
     flt = readable(SNAP, ANONYMOUS)
-    assert (flt.everything, flt.namespaces, flt.repositories) == (False, frozenset(), frozenset())
-    assert flt.policies == {Policy.ANONYMOUS.value}
+    assert (flt.everything, flt.namespaces) == (False, frozenset())
+    assert flt.policy_namespaces == {"pub"}
+    assert flt.repositories == {"dev/open"}  # opened by its own policy
 
 
 def test_readable_collects_grants_of_user_and_groups() -> None:
     flt = readable(SNAP, GREG)
     assert flt.namespaces == {"dev"}
-    assert flt.repositories == {"dev/app", "skyfield"}
-    assert flt.policies == {Policy.ANONYMOUS.value, Policy.SHARED.value}
+    assert flt.repositories == {"dev/app", "dev/open", "skyfield"}
+    assert flt.policy_namespaces == {"pub", "team"}
+    assert flt.excluded == {"team/secret"}  # closed by its own policy in a shared namespace
     robot = readable(SNAP, CI)
     assert robot.namespaces == {"ci"}
-    assert robot.policies == {Policy.ANONYMOUS.value}
+    assert robot.policy_namespaces == {"pub"}  # anonymous pull, never "shared"
 
 
 @pytest.mark.parametrize(
@@ -238,3 +242,27 @@ def test_catalog_for_every_signed_in_caller_only() -> None:
     assert granted_actions(SNAP, ANONYMOUS, "registry", "catalog", asked) == set()
     assert granted_actions(SNAP, DISABLED, "registry", "catalog", asked) == set()
     assert granted_actions(SNAP, JANE, "registry", "other", asked) == set()
+
+
+_REPOSITORIES = [
+    *("dev/app", "dev/open", "dev/other", "team/x", "team/secret", "pub/app"),
+    *("prod/app", "prod/other", "skyfield", "skyfield/sub", "ci/build", "other/x"),
+]
+
+
+@pytest.mark.parametrize(
+    "principal", [ADMIN, JANE, GREG, DISABLED, CI, REVOKED, ANONYMOUS, OPERATOR]
+)
+def test_readable_filter_agrees_with_role_on(db: Database, principal: Principal) -> None:
+    """The SQL filter lists exactly the repositories `role_on` gives a role on."""
+    with db.write() as conn:
+        for name in _REPOSITORIES:
+            repositories.ensure_repository(conn, name, namespace_of(name), 0)
+        for name, policy in SNAP.namespace_policies.items():
+            conn.exec_driver_sql("UPDATE namespace SET policy = ? WHERE name = ?", (policy, name))
+        for name, policy in SNAP.repository_policies.items():
+            conn.exec_driver_sql("UPDATE repository SET policy = ? WHERE name = ?", (policy, name))
+    with db.read() as conn:
+        listed = repositories.repository_names(conn, None, 100, readable(SNAP, principal))
+    expected = sorted(n for n in _REPOSITORIES if role_on(SNAP, principal, n) is not None)
+    assert listed == expected

@@ -131,7 +131,8 @@ def allows(granted: frozenset[str], action: str) -> bool:
 
 
 def readable(snapshot: AccessSnapshot, principal: Principal) -> RepositoryFilter:
-    """What the principal may read: the filter every list, search and the catalog apply."""
+    """What the principal may read: the filter every list, search and the catalog apply.
+    It agrees with `role_on(...) is not None` for every repository (a test checks that)."""
     if not is_active(snapshot, principal):
         return RepositoryFilter(everything=False)
     if is_registry_admin(snapshot, principal):
@@ -141,12 +142,23 @@ def readable(snapshot: AccessSnapshot, principal: Principal) -> RepositoryFilter
     for key in _keys(snapshot, principal):
         namespaces.update(snapshot.namespace_roles.get(key, {}))
         repositories.update(snapshot.repository_roles.get(key, {}))
-    policies = {Policy.ANONYMOUS.value}
-    if principal.kind is PrincipalKind.USER:
-        policies.add(Policy.SHARED.value)
+
+    def opens(policy: Policy) -> bool:
+        return _policy_role(principal, policy) is not None
+
+    policy_namespaces = {
+        name for name, policy in snapshot.namespace_policies.items() if opens(policy)
+    } - namespaces
+    excluded: set[str] = set()
+    for name, policy in snapshot.repository_policies.items():
+        if opens(policy):
+            repositories.add(name)  # opened by its own policy, whatever its namespace's
+        elif namespace_of(name) in policy_namespaces:
+            excluded.add(name)  # closed by its own policy inside an open namespace
     return RepositoryFilter(
         everything=False,
         namespaces=frozenset(namespaces),
+        policy_namespaces=frozenset(policy_namespaces),
+        excluded=frozenset(excluded - repositories),
         repositories=frozenset(repositories),
-        policies=frozenset(policies),
     )

@@ -14,7 +14,7 @@ import anyio
 
 from dockyard.auth.roles import Policy, Role, stronger
 from dockyard.metadata.db import Database
-from dockyard.metadata.queries.access import AccessRows, load_access_rows
+from dockyard.metadata.queries.access import AccessRows, load_access_rows, read_generation
 
 __all__ = ["AccessCache", "AccessSnapshot"]
 
@@ -90,6 +90,19 @@ class AccessCache:
     def load(self) -> AccessSnapshot:
         """A fresh snapshot, read now (blocking)."""
         return self._load()
+
+    def fresh(self) -> AccessSnapshot:
+        """The current snapshot, for threads (blocking): the access generation is read from
+        the database on every call, and the snapshot is reloaded only when it moved."""
+        with self._db.read() as conn:
+            generation = read_generation(conn)
+        snapshot = self._snapshot
+        if snapshot.generation == generation:
+            return snapshot
+        snapshot = self._load()
+        if snapshot.generation > self._snapshot.generation:
+            self._snapshot = snapshot  # the event loop's next current() reuses it
+        return snapshot
 
     async def current(self) -> AccessSnapshot:
         data_version = self._db.generation()

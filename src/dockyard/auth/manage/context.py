@@ -50,5 +50,6 @@ class ManageContext:
         return int(self.clock())
 
     def snapshot(self) -> AccessSnapshot:
-        """Who may do what, read now (blocking): decisions never rest on a stale cache."""
-        return self.access.load()
+        """Who may do what as of now (blocking): the access generation is checked on every
+        call, so decisions never rest on a stale snapshot, which is reused while current."""
+        return self.access.fresh()

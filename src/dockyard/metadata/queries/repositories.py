@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, false, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Connection, Select, and_, false, or_, select, true, update
 
 from dockyard.metadata.models import Namespace, Repository, table_of
 from dockyard.metadata.queries._upsert import insert_ignore
@@ -17,13 +17,20 @@ _namespace = table_of(Namespace)
 @dataclass(frozen=True, slots=True)
 class RepositoryFilter:
     """Which repositories a caller may read (built by auth.permissions.readable, the one
-    place that decides): all of them, or those in `namespaces`, named in `repositories`, or
-    whose effective policy (their own, else their namespace's) is one of `policies`."""
+    place that decides): all of them, or
+    - every repository in `namespaces` (a grant on the namespace),
+    - every repository in `policy_namespaces` (readable by their policy) but those in
+      `excluded` (repositories whose own policy closes them),
+    - and the repositories named in `repositories`.
+    Sets of names, resolved from the access snapshot, so the SQL is plain index lookups on
+    (namespace, name) with no join (a page for a user who reads one namespace in 100,000
+    repositories must not scan them all)."""
 
     everything: bool
     namespaces: frozenset[str] = frozenset()
+    policy_namespaces: frozenset[str] = frozenset()
+    excluded: frozenset[str] = frozenset()
     repositories: frozenset[str] = frozenset()
-    policies: frozenset[str] = frozenset()
 
     def where(self) -> ColumnElement[bool]:
         if self.everything:
@@ -31,19 +38,18 @@ class RepositoryFilter:
         clauses: list[ColumnElement[bool]] = []
         if self.namespaces:
             clauses.append(_repo.c.namespace.in_(sorted(self.namespaces)))
+        if self.policy_namespaces:
+            by_policy: ColumnElement[bool] = _repo.c.namespace.in_(sorted(self.policy_namespaces))
+            if self.excluded:
+                by_policy = and_(by_policy, _repo.c.name.not_in(sorted(self.excluded)))
+            clauses.append(by_policy)
         if self.repositories:
             clauses.append(_repo.c.name.in_(sorted(self.repositories)))
-        if self.policies:
-            effective = func.coalesce(_repo.c.policy, _namespace.c.policy, "private")
-            clauses.append(effective.in_(sorted(self.policies)))
         return or_(*clauses) if clauses else false()
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         """`query` (over the repository table) narrowed to what may be read."""
-        if self.everything:
-            return query
-        joined = query.outerjoin(_namespace, _namespace.c.name == _repo.c.namespace)
-        return joined.where(self.where())
+        return query if self.everything else query.where(self.where())
 
 
 def repository_id(conn: Connection, name: str) -> int | None:
