@@ -97,6 +97,7 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
         console=create_console(
             SessionService(db, access_cache, idle_seconds=settings.console_idle_minutes * 60),
             authenticator,
+            manage,
             public_url=settings.public_url,
         ),
     )

@@ -1,4 +1,5 @@
-"""The console's routes: sign in, sign out, the overview; and its static files.
+"""The console's routes: sign in, sign out, the overview, images and search (browse.py);
+and its static files.
 
 `create_console` returns routes for the composition root's Starlette app (which already
 holds /healthz, /readyz, /metrics and /auth/token); /v2 and /api never reach it.
@@ -17,8 +18,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard.auth.authenticator import Authenticator, SignInRefused
+from dockyard.auth.manage import ManageContext
 from dockyard.auth.principals import PrincipalKind
 from dockyard.auth.sessions import Session, SessionService
+from dockyard.console.browse import Browse
 from dockyard.console.rendering import Renderer
 from dockyard.console.security import (
     CSRF_COOKIE,
@@ -44,11 +47,18 @@ _PRE_SESSION_CSRF_SECONDS = 3600
 
 
 def create_console(
-    sessions: SessionService, authenticator: Authenticator, *, public_url: str | None
+    sessions: SessionService,
+    authenticator: Authenticator,
+    manage: ManageContext,
+    *,
+    public_url: str | None,
 ) -> list[BaseRoute]:
     console = _Console(sessions, authenticator, public_url)
+    browse = Browse(manage, console.render, console.session, console.to_signin)
     return [
         Route("/", console.overview, methods=["GET", "HEAD"]),
+        Route("/images", browse.images, methods=["GET", "HEAD"]),
+        Route("/search", browse.search, methods=["GET", "HEAD"]),
         Route("/signin", console.signin_form, methods=["GET", "HEAD"]),
         Route("/signin", console.signin, methods=["POST"]),
         Route("/signout", console.signout, methods=["POST"]),
@@ -80,7 +90,7 @@ class _Console:
         self._sessions = sessions
         self._authenticator = authenticator
         self._public_url = public_url
-        self._render = Renderer()
+        self.render = Renderer()
 
     # --- request helpers ------------------------------------------------------------------
 
@@ -101,10 +111,10 @@ class _Console:
             return self._public_url.rstrip("/")
         return f"{request.url.scheme}://{request.url.netloc}"
 
-    async def _session(self, request: Request) -> Session | None:
+    async def session(self, request: Request) -> Session | None:
         return await self._sessions.resolve(request.cookies.get(SESSION_COOKIE))
 
-    def _to_signin(self, request: Request) -> Response:
+    def to_signin(self, request: Request) -> Response:
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query
@@ -117,7 +127,7 @@ class _Console:
 
     async def signin_form(self, request: Request) -> Response:
         next_path = safe_next(request.query_params.get("next"))
-        if await self._session(request) is not None:
+        if await self.session(request) is not None:
             return RedirectResponse(next_path, 303)
         return self._signin_page(request, next_path)
 
@@ -134,7 +144,7 @@ class _Console:
         token = request.cookies.get(CSRF_COOKIE) or ""
         if not 20 <= len(token) <= 64:
             token = _new_token()
-        response = self._render.page(
+        response = self.render.page(
             "signin/page.html",
             status,
             user=None,
@@ -156,9 +166,9 @@ class _Console:
         try:
             form = await read_form(request)
         except FormTooLarge:
-            return self._render.plain(413, "That form was too large.")
+            return self.render.plain(413, "That form was too large.")
         if not csrf_matches(request.cookies.get(CSRF_COOKIE), form.get(CSRF_FIELD)):
-            return self._render.plain(403, _CSRF_REFUSED)
+            return self.render.plain(403, _CSRF_REFUSED)
         next_path = safe_next(form.get("next"))
         username = form.get("username", "").strip()
         password = form.get("password", "")
@@ -192,7 +202,7 @@ class _Console:
         return response
 
     async def signout(self, request: Request) -> Response:
-        session = await self._session(request)
+        session = await self.session(request)
         secure = self._secure(request)
         if session is not None:
             refusal = await self._check_csrf(request, session)
@@ -210,16 +220,16 @@ class _Console:
             try:
                 given = (await read_form(request)).get(CSRF_FIELD)
             except FormTooLarge:
-                return self._render.plain(413, "That form was too large.")
+                return self.render.plain(413, "That form was too large.")
         if not csrf_matches(session.csrf_token, given):
-            return self._render.plain(403, _CSRF_REFUSED)
+            return self.render.plain(403, _CSRF_REFUSED)
         return None
 
     async def overview(self, request: Request) -> Response:
-        session = await self._session(request)
+        session = await self.session(request)
         if session is None:
-            return self._to_signin(request)
-        return self._render.page(
+            return self.to_signin(request)
+        return self.render.page(
             "overview/page.html",
             user=session.principal,
             csrf_token=session.csrf_token,

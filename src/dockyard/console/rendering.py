@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ from starlette.responses import HTMLResponse, Response
 
 from dockyard.console.security import PAGE_HEADERS
 
-__all__ = ["Renderer"]
+__all__ = ["Renderer", "ago", "short_digest", "utc"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -25,6 +27,9 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self._env.filters["ago"] = ago
+        self._env.filters["utc"] = utc
+        self._env.filters["short_digest"] = short_digest
 
     def page(self, template: str, status: int = 200, **context: Any) -> Response:
         html = self._env.get_template(template).render(**context)
@@ -38,3 +43,27 @@ class Renderer:
             f"<p>{message}</p><p><a href=/>Back to Dockyard</a></p></html>"
         )
         return HTMLResponse(body, status, headers=PAGE_HEADERS)
+
+
+def ago(timestamp: int, now: float | None = None) -> str:
+    """`timestamp` (Unix seconds) as people say it: "just now", "5 minutes ago", "3 days ago"."""
+    seconds = int((time.time() if now is None else now) - timestamp)
+    if seconds < 60:
+        return "just now"
+    for size, unit in ((86400 * 365, "year"), (86400 * 30, "month"), (86400, "day"),
+                       (3600, "hour"), (60, "minute")):  # fmt: skip
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "just now"  # pragma: no cover - the loop ends at a minute
+
+
+def utc(timestamp: int) -> str:
+    """The exact time, for a `title`: `2026-11-28 01:23:45 UTC`."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def short_digest(digest: str) -> str:
+    """`sha256:` and the first 12 hex characters, as `docker images` shows an image ID."""
+    algorithm, _, encoded = digest.partition(":")
+    return f"{algorithm}:{encoded[:12]}"
