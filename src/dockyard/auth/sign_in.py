@@ -178,7 +178,7 @@ class SignIn:
                 owner = None
             else:
                 row = identities.personal_token(conn, secret.row_id)
-                owner = identities.user_row(conn, row.owner_id) if row else None
+                owner = users.user_by_id(conn, row.owner_id) if row else None
         if row is None or not matches(secret, row.secret_hash):
             return None, "unknown or wrong token"
         if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
@@ -205,7 +205,7 @@ class SignIn:
             return True
         with self._db.read() as conn:
             if verified.method == "password":
-                user = identities.user_row(conn, verified.principal.id)
+                user = users.user_by_id(conn, verified.principal.id)
                 return user is not None and user.password_hash == verified.fingerprint
             credential_id = verified.credential_id or 0
             if verified.method == "robot":
@@ -245,6 +245,8 @@ class SignIn:
                     conn, key, now, self._policy.window_seconds, self._limits(key),
                     self._policy.backoff_seconds,
                 )  # fmt: skip
+            # Rows outlive neither the counting window nor the longest back-off (1 h).
+            identities.expire_failures(conn, now - max(self._policy.window_seconds, 3600))
             self._record(conn, None, "login.failure", address, {"user": login, "reason": reason})
 
     def _succeed(self, keys: list[str], verified: Verified, address: str | None) -> None:

@@ -18,7 +18,6 @@ from dockyard.metadata.models import (
 )
 from dockyard.metadata.queries._upsert import insert_ignore
 from dockyard.metadata.queries.access import bump_generation
-from dockyard.metadata.queries.users import UserRow
 
 __all__ = [
     "SecretRow",
@@ -33,7 +32,6 @@ __all__ = [
     "robot_secret",
     "sync_directory_groups",
     "touch_login",
-    "user_row",
 ]
 
 _user = table_of(User)
@@ -136,14 +134,6 @@ def sync_directory_groups(
     for group_id in wanted - current:
         conn.execute(insert(_member).values(group_id=group_id, user_id=user_id))
     bump_generation(conn)
-
-
-def user_row(conn: Connection, user_id: int) -> UserRow | None:
-    row = conn.execute(
-        select(_user.c.id, _user.c.source, _user.c.name, _user.c.password_hash,
-               _user.c.is_admin, _user.c.disabled).where(_user.c.id == user_id)
-    ).first()  # fmt: skip
-    return UserRow(*row) if row else None
 
 
 def touch_login(conn: Connection, user_id: int, now: int) -> None:

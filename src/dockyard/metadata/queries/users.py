@@ -23,17 +23,23 @@ class UserRow:
     disabled: bool
 
 
+_ROW = (
+    _user.c.id,
+    _user.c.source,
+    _user.c.name,
+    _user.c.password_hash,
+    _user.c.is_admin,
+    _user.c.disabled,
+)
+
+
 def user_by_name(conn: Connection, name: str, source: str = "local") -> UserRow | None:
-    row = conn.execute(
-        select(
-            _user.c.id,
-            _user.c.source,
-            _user.c.name,
-            _user.c.password_hash,
-            _user.c.is_admin,
-            _user.c.disabled,
-        ).where(_user.c.source == source, _user.c.name == name)
-    ).first()
+    row = conn.execute(select(*_ROW).where(_user.c.source == source, _user.c.name == name)).first()
+    return UserRow(*row) if row else None
+
+
+def user_by_id(conn: Connection, user_id: int) -> UserRow | None:
+    row = conn.execute(select(*_ROW).where(_user.c.id == user_id)).first()
     return UserRow(*row) if row else None
 
 
