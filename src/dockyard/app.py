@@ -34,8 +34,10 @@ from dockyard.forwarded import ForwardedClient
 from dockyard.logs import configure_logging
 from dockyard.metadata.db import Database
 from dockyard.observability import RequestObserver, metrics_endpoint
+from dockyard.registry import diff_ids
 from dockyard.registry.context import Limits, RegistryContext
 from dockyard.registry.services import RegistryServices
+from dockyard.storage.base import BlobStore
 from dockyard.storage.filesystem import FilesystemBlobStore
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -48,6 +50,7 @@ _log = logging.getLogger("dockyard")
 class _Parts:
     db: Database
     services: RegistryServices
+    store: BlobStore
 
 
 @dataclass
@@ -89,19 +92,22 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
         services, access, settings.service, settings.public_url,
         settings.body_idle_timeout_seconds,
     )  # fmt: skip
-    manage = ManageContext.from_settings(db, settings, access=access_cache, directories=directories)
+    manage = ManageContext.from_settings(
+        db, settings, access=access_cache, store=store, directories=directories
+    )
+    sessions = SessionService(db, access_cache, idle_seconds=settings.console_idle_minutes * 60)
     faces = _Faces(
         distribution=api,
         token_endpoint=TokenEndpoint(authenticator, tokens, access_cache),
-        admin_api=create_admin_api(manage, authenticator=authenticator),
+        admin_api=create_admin_api(manage, authenticator=authenticator, sessions=sessions),
         console=create_console(
-            SessionService(db, access_cache, idle_seconds=settings.console_idle_minutes * 60),
+            sessions,
             authenticator,
             manage,
             public_url=settings.public_url,
         ),
     )
-    return _Parts(db, services), faces
+    return _Parts(db, services, store), faces
 
 
 def create_app(settings: Settings) -> ASGIApp:
@@ -135,6 +141,7 @@ def create_app(settings: Settings) -> ASGIApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_expire_uploads, parts.services)
+            tasks.start_soon(_backfill_diff_ids, parts)
             try:
                 yield
             finally:
@@ -178,6 +185,25 @@ async def _expire_uploads(services: RegistryServices) -> None:
         except Exception:  # a failed sweep must not stop the server; the next one retries
             _log.exception("upload expiry failed")
         await anyio.sleep(_UPLOAD_EXPIRY_INTERVAL_SECONDS)
+
+
+async def _backfill_diff_ids(parts: _Parts) -> None:
+    """Index the layer diff IDs of images pushed before they were indexed, batch by batch
+    (so that shutdown is not held up for long); with nothing to do, one query."""
+    recorded, after = 0, ""
+    try:
+        while True:
+            count, following = await anyio.to_thread.run_sync(
+                diff_ids.backfill_batch, parts.db, parts.store, after
+            )
+            recorded += count
+            if following is None:
+                break
+            after = following
+    except Exception:  # search by diff ID stays incomplete; the next start retries
+        _log.exception("diff ID backfill failed")
+    if recorded:
+        _log.info("indexed layer diff IDs", extra={"fields": {"configs": recorded}})
 
 
 def create_app_from_env() -> ASGIApp:

@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         60, gt=0, description="A request body that sends nothing for this long is abandoned."
     )
     upload_expiry_hours: int = Field(72, ge=1, description="Abandoned upload sessions expire.")
+    undo_seconds: int = Field(
+        600,
+        ge=0,
+        description="How long a tag or manifest delete made in the console or the admin API "
+        "may be undone by whoever made it (0: never).",
+    )
     directories: list[DirectoryConfig] = Field(
         default_factory=list,
         description="LDAP / Active Directory servers, tried in order after local users.",

@@ -31,6 +31,7 @@ def test_story_setup(client: httpx.Client) -> None:
         "effective_policy": "private",
         "created_at": created.json()["created_at"],
         "pushed_at": None,
+        "size": 0,
     }
     grant = {"role": "write", "to": "user:jane", "on": "repository:skyfield"}
     answer = client.post("/api/v1/grants", json=grant, auth=SARAH)

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from dockyard.metadata.db import Database
+from dockyard.metadata.queries.diff_ids import add_diff_ids
 from fixtures.manage import PASSWORD, add_user
 from fixtures.search_content import hex_digest, store_image, store_index
 
@@ -15,6 +16,7 @@ JANE = ("jane", PASSWORD)  # reads dev/
 GREG = ("greg", PASSWORD)  # reads nothing
 LAYER = hex_digest("5ec7e7")
 CONFIG = hex_digest("c0ffee1234ab")
+DIFF_ID = hex_digest("d1ff1d")  # the layer uncompressed, as the image config lists it
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
@@ -27,6 +29,8 @@ def content(db: Database, client: httpx.Client) -> dict[str, str]:
     image = store_image(db, "dev/app", config=CONFIG, layers=[LAYER], tags=("1.0.1",))
     index = store_index(db, "dev/app", children=[image], tags=("1.0", "latest"))
     store_image(db, "prod/app", config=CONFIG, layers=[LAYER], tags=("1.0",))
+    with db.write() as conn:  # as a push of CONFIG records them (tests/registry/test_diff_ids)
+        add_diff_ids(conn, CONFIG, [DIFF_ID])
     grant = {"role": "read", "to": "user:jane", "on": "dev"}
     assert client.post("/api/v1/grants", json=grant, auth=SARAH).status_code == 201
     return {"image": image, "index": index}
@@ -56,6 +60,30 @@ def test_layer_digest(client: httpx.Client, content: dict[str, str]) -> None:
     everywhere = client.get("/api/v1/search", params={"q": "5ec7e7"}, auth=SARAH).json()
     assert everywhere["interpreted_as"] == ["name", "digest"]
     assert sorted(d["repository"] for d in everywhere["digests"]) == ["dev/app", "prod/app"]
+
+
+def test_layer_diff_id(client: httpx.Client, content: dict[str, str]) -> None:
+    for q in (DIFF_ID, DIFF_ID[:19], DIFF_ID[7:19]):
+        answer = client.get("/api/v1/search", params={"q": q}, auth=JANE)
+        assert answer.status_code == 200
+        assert answer.json()["digests"] == [
+            {
+                "repository": "dev/app",
+                "manifest": content["image"],
+                "media_type": OCI_MANIFEST,
+                "match": "layer diff ID",
+                "matched_digest": DIFF_ID,
+                "tags": ["1.0.1"],
+                "index_tags": ["1.0", "latest"],
+            }
+        ], q
+    everywhere = client.get("/api/v1/search", params={"q": DIFF_ID}, auth=SARAH).json()
+    assert [(d["repository"], d["match"]) for d in everywhere["digests"]] == [
+        ("dev/app", "layer diff ID"),
+        ("prod/app", "layer diff ID"),
+    ]
+    nothing = client.get("/api/v1/search", params={"q": DIFF_ID}, auth=GREG).json()
+    assert nothing["digests"] == []
 
 
 def test_manifest_digest_and_index_child(client: httpx.Client, content: dict[str, str]) -> None:

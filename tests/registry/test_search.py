@@ -1,6 +1,6 @@
 """The search service on a real migrated database: what each kind of text finds, that only
 readable repositories appear, the limits, and that digest lookups are index range scans
-(EXPLAIN QUERY PLAN), never scans of manifest, manifest_reference or tag."""
+(EXPLAIN QUERY PLAN), never scans of manifest, manifest_reference, image_diff_id or tag."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from dockyard.auth.manage.grants import set_grant
 from dockyard.auth.manage.repositories import create_repository
 from dockyard.auth.principals import Principal
 from dockyard.metadata.db import Database
+from dockyard.metadata.queries.diff_ids import add_diff_ids
 from dockyard.registry.search import DigestResult, SearchInvalid, SearchResult, search
+from dockyard.registry.services import RegistryServices
 from fixtures.manage import OPERATOR, add_user
-from fixtures.search_content import fake_digest, hex_digest, store_image, store_index
+from fixtures.search_content import fake_digest, hex_digest, push_image, store_image, store_index
 
 SHARED_LAYER = hex_digest("abcdef01")
 NEAR_LAYER = hex_digest("abcdf0")  # just past the range of the prefix "abcdef"
@@ -79,6 +81,17 @@ def test_repository_and_tag(ctx: ManageContext, jane: Principal) -> None:
     assert len(_find(ctx, OPERATOR, "prod/app:v1").tags) == 1
 
 
+def test_a_pasted_pull_reference(ctx: ManageContext) -> None:
+    """What people copy from a pull command: the registry host goes, a digest wins."""
+    digest = store_image(ctx.db, "dev/app", config=CONFIG, layers=[], tags=("v1",))
+    for text in ("registry.example.com:5000/dev/app:v1", "localhost/dev/app:v1"):
+        assert [t.tag for t in _find(ctx, OPERATOR, text).tags] == ["v1"]
+    assert _find(ctx, OPERATOR, "127.0.0.1:5000/dev/app").repositories == ("dev/app",)
+    found = _find(ctx, OPERATOR, f"registry.example.com/dev/app@{digest}")
+    assert [(d.repository, d.match) for d in found.digests] == [("dev/app", "manifest")]
+    assert _find(ctx, OPERATOR, "dev/app").repositories == ("dev/app",)  # no host: kept
+
+
 def test_full_manifest_digest(ctx: ManageContext) -> None:
     digest = store_image(ctx.db, "app", config=CONFIG, layers=[SHARED_LAYER], tags=("b", "a"))
     result = _find(ctx, OPERATOR, digest.upper().replace("SHA256", "sha256"))
@@ -133,6 +146,56 @@ def test_index_child_and_its_tags(ctx: ManageContext) -> None:
     ]
     by_layer = _find(ctx, OPERATOR, SHARED_LAYER)
     assert [(d.manifest, d.index_tags) for d in by_layer.digests] == [(amd64, ("1.0", "latest"))]
+
+
+def test_layer_diff_id_of_a_pushed_image(
+    ctx: ManageContext, services: RegistryServices, jane: Principal
+) -> None:
+    image = push_image(services, "dev/app", [b"base layer", b"app layer"], tag="1.0")
+    push_image(services, "prod/app", [b"base layer"])
+    base = image.diff_ids[0]
+    hex12 = base.removeprefix("sha256:")[:12]
+    for text in (base, hex12, f"sha256:{hex12}", hex12.upper()):
+        result = _find(ctx, jane, text)
+        assert [(d.repository, d.manifest, d.match, d.matched_digest, d.tags)
+                for d in result.digests] == [
+            ("dev/app", image.manifest, "layer diff ID", base, ("1.0",))
+        ], text  # fmt: skip
+    assert _kinds(_find(ctx, OPERATOR, base)) == {
+        ("dev/app", "layer diff ID"),
+        ("prod/app", "layer diff ID"),
+    }
+    # The compressed digest is a layer match, never a diff ID one.
+    assert _kinds(_find(ctx, jane, image.layers[1])) == {("dev/app", "layer")}
+
+
+def test_diff_id_not_readable(
+    ctx: ManageContext, services: RegistryServices, jane: Principal
+) -> None:
+    image = push_image(services, "prod/secret", [b"leaked key"])
+    assert _find(ctx, jane, image.diff_ids[0]).digests == ()
+    assert _find(ctx, jane, image.diff_ids[0][7:19]).digests == ()
+    assert _kinds(_find(ctx, OPERATOR, image.diff_ids[0])) == {("prod/secret", "layer diff ID")}
+
+
+def test_diff_id_order_limit_and_repeats(ctx: ManageContext) -> None:
+    shared = hex_digest("d1ff0001")
+    for n in range(3):
+        config = fake_digest(f"cfg{n}")
+        store_image(ctx.db, f"app{n}", config=config, layers=[SHARED_LAYER])
+        with ctx.db.write() as conn:
+            add_diff_ids(conn, config, [shared, hex_digest(f"d1ff1{n}"), shared])  # twice
+    found = _find(ctx, OPERATOR, "d1ff")  # too short for a digest: a name
+    assert found.digests == ()
+    result = _find(ctx, OPERATOR, "d1ff00")
+    assert [(d.repository, d.match) for d in result.digests] == [
+        (f"app{n}", "layer diff ID") for n in range(3)
+    ]
+    cut = _find(ctx, OPERATOR, "sha256:d1ff00", limit=2)
+    assert cut.truncated
+    assert len(cut.digests) == 2
+    both = _find(ctx, OPERATOR, SHARED_LAYER[:20])
+    assert {d.match for d in both.digests} == {"layer"}
 
 
 def test_short_hex_is_a_name_only(ctx: ManageContext) -> None:
@@ -205,6 +268,8 @@ def test_lookups_use_indexes(
 ) -> None:
     image = store_image(ctx.db, "dev/a", config=CONFIG, layers=[SHARED_LAYER], tags=("v1",))
     store_index(ctx.db, "dev/a", children=[image], tags=("v",))
+    with ctx.db.write() as conn:
+        add_diff_ids(conn, CONFIG, [hex_digest("abcdef02")])
     snapshot = ctx.snapshot()
     statements.clear()
     result = search(ctx.db, snapshot, OPERATOR if who == "admin" else jane, text)
@@ -213,5 +278,7 @@ def test_lookups_use_indexes(
     assert plans
     for sql, plan in plans:
         for step in plan:
-            for table in ("manifest", "manifest_reference", "tag"):
+            for table in ("manifest", "manifest_reference", "image_diff_id", "tag"):
                 assert not step.startswith(f"SCAN {table}"), (step, sql, plan)
+        if "FROM image_diff_id" in sql:  # from the diff ID, not from the readable manifests
+            assert "USING INDEX ix_image_diff_id_diff_id" in plan[0], (sql, plan)

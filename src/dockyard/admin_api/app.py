@@ -11,6 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from dockyard import __version__
 from dockyard.admin_api import audit, grants, groups, namespaces, repositories, robots, tokens
+from dockyard.admin_api import deletes as delete_routes
 from dockyard.admin_api import search as search_routes
 from dockyard.admin_api import users as users_routes
 from dockyard.admin_api.dependencies import ApiState
@@ -18,6 +19,7 @@ from dockyard.admin_api.errors import install_error_handlers
 from dockyard.auth.authenticator import Authenticator
 from dockyard.auth.manage import ManageContext
 from dockyard.auth.principals import Principal
+from dockyard.auth.sessions import SessionService
 
 __all__ = ["create_admin_api"]
 
@@ -27,9 +29,11 @@ def create_admin_api(
     *,
     authenticator: Authenticator | None = None,
     operator: Principal | None = None,
+    sessions: SessionService | None = None,
 ) -> FastAPI:
-    """Callers sign in through `authenticator` (a server); or, with `operator`, every
-    request acts as that principal (the CLI on the data directory). Exactly one of the two."""
+    """Callers sign in through `authenticator` (a server), and with `sessions` also by the
+    console's session cookie; or, with `operator`, every request acts as that principal
+    (the CLI on the data directory). Exactly one of authenticator and operator."""
     if (authenticator is None) == (operator is None):
         raise ValueError("give an authenticator or an operator, not both or neither")
     app = FastAPI(
@@ -40,10 +44,10 @@ def create_admin_api(
         redoc_url=None,
     )
     _serve_docs_offline(app)
-    app.state.admin = ApiState(context, authenticator, operator)
+    app.state.admin = ApiState(context, authenticator, operator, sessions)
     install_error_handlers(app)
     routers = (users_routes, groups, namespaces, repositories, grants, robots, tokens, audit)
-    for module in (*routers, search_routes):
+    for module in (*routers, search_routes, delete_routes):
         app.include_router(module.router)
     return app
 

@@ -2,9 +2,14 @@
 (registry admins). The services then check each object (auth.manage).
 
 Credentials: `Authorization: Basic` (a password, a personal token or a robot secret as the
-password) or `Authorization: Bearer <personal token or robot secret>`. Without valid ones
-the answer is 401 with a Basic challenge; a sign-in that may not be tried now (too many
-failures) is 429 with Retry-After; a directory that cannot be asked is 401 with the reason.
+password) or `Authorization: Bearer <personal token or robot secret>`; without an
+Authorization header, the console's session cookie. Without valid ones the answer is 401
+with a Basic challenge; a sign-in that may not be tried now (too many failures) is 429 with
+Retry-After; a directory that cannot be asked is 401 with the reason.
+
+A browser sends the session cookie on its own, so a cookie alone does not prove that the
+console made the request: every cookie-authenticated request other than GET, HEAD and
+OPTIONS must also carry the session's CSRF token in `X-CSRF-Token` (403 DENIED otherwise).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dockyard.auth.authenticator import Authenticator, SignInRefused
 from dockyard.auth.manage import ManageContext
 from dockyard.auth.permissions import is_active, is_registry_admin
 from dockyard.auth.principals import Principal
+from dockyard.auth.sessions import SESSION_COOKIE, SessionService, csrf_matches
 
 __all__ = [
     "Address",
@@ -33,6 +39,8 @@ __all__ = [
 ]
 
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="dockyard"'}
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_CSRF_HEADER = "x-csrf-token"
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class ApiState:
     context: ManageContext
     authenticator: Authenticator | None
     operator: Principal | None  # set: every request acts as this principal (local CLI)
+    sessions: SessionService | None = None  # set: the console's session cookie signs in too
 
 
 def _state(request: Request) -> ApiState:
@@ -77,6 +86,8 @@ async def current_principal(request: Request, address: Address) -> Principal:
         return state.operator
     if state.authenticator is None:  # pragma: no cover - create_admin_api requires one
         raise _unauthorized("no sign-in configured")
+    if "authorization" not in request.headers and SESSION_COOKIE in request.cookies:
+        return await _session_principal(request, state)
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     principal = None
     try:
@@ -92,6 +103,22 @@ async def current_principal(request: Request, address: Address) -> Principal:
     if principal is None:
         raise _unauthorized("authentication required")
     return principal
+
+
+async def _session_principal(request: Request, state: ApiState) -> Principal:
+    """The console session's user; unsafe methods also need the session's CSRF token."""
+    if state.sessions is None:
+        raise _unauthorized("authentication required")
+    session = await state.sessions.resolve(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise _unauthorized("the console session has ended: sign in again")
+    if request.method not in _SAFE_METHODS and not csrf_matches(
+        session.csrf_token, request.headers.get(_CSRF_HEADER)
+    ):
+        raise ApiRefusal(
+            403, "DENIED", "a request signed in by the session cookie needs its X-CSRF-Token"
+        )
+    return session.principal
 
 
 Caller = Annotated[Principal, Depends(current_principal)]

@@ -15,19 +15,26 @@ from dockyard.admin_api.schemas import (
     RepositoryPatch,
 )
 from dockyard.auth.manage import repositories
+from dockyard.auth.manage.repositories import RepositoryOrder
 
 router = APIRouter(prefix="/api/v1", tags=["repositories"])
 
 
-@router.get("/repositories", summary="Repositories the caller may read, by name")
+@router.get("/repositories", summary="Repositories the caller may read")
 def list_repositories(
     caller: Caller,
     ctx: Context,
     namespace: str | None = None,
-    last: Annotated[str | None, Query(description="Start after this name.")] = None,
+    last: Annotated[
+        str | None, Query(description="Start after this position: the previous page's `next`.")
+    ] = None,
     n: Annotated[int, Query(ge=1, le=repositories.MAX_PAGE)] = 100,
+    sort: Annotated[
+        RepositoryOrder,
+        Query(description="name; pushed (newest first); size (largest first)"),
+    ] = RepositoryOrder.NAME,
 ) -> RepositoryPageOut:
-    page = repositories.list_repositories(ctx, caller, namespace, last, n)
+    page = repositories.list_repositories(ctx, caller, namespace, last, n, sort)
     return RepositoryPageOut(
         repositories=[RepositoryOut.of(view) for view in page.repositories], next=page.next
     )

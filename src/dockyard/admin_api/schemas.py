@@ -7,16 +7,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from dockyard.auth.manage import groups, robots, tokens, users
 from dockyard.auth.manage import views as v
 from dockyard.auth.roles import Policy, Role
+from dockyard.registry import deletes
 from dockyard.registry.errors import NameInvalid
 from dockyard.registry.names import validate_name
 
 __all__ = [
     "AuditPageOut",
+    "DeletePlanOut",
+    "DeleteResultOut",
+    "DeletionIn",
     "GrantIn",
     "GrantOut",
     "GroupCreate",
@@ -36,6 +40,7 @@ __all__ = [
     "TokenCreate",
     "TokenCreated",
     "TokenOut",
+    "UndoOut",
     "UserCreate",
     "UserOut",
     "UserPatch",
@@ -182,12 +187,16 @@ class RepositoryOut(BaseModel):
     effective_policy: Policy
     created_at: datetime
     pushed_at: datetime | None
+    size: int | None = Field(
+        None, description="Bytes of the blobs linked in it, each blob counted once."
+    )
 
     @classmethod
     def of(cls, view: v.RepositoryView) -> Self:
         return cls(
             name=view.name,
             namespace=view.namespace,
+            size=view.size,
             policy=Policy(view.policy) if view.policy else None,
             effective_policy=Policy(view.effective_policy),
             created_at=datetime.fromtimestamp(view.created_at, UTC),
@@ -343,4 +352,119 @@ class AuditPageOut(BaseModel):
                 for e in page.events
             ],
             next=page.next,
+        )
+
+
+_MAX_SELECTED = 1000
+
+
+class DeletionIn(_In):
+    """What to delete: `tag` (repository, tags), `manifest` (repository, digests),
+    `repository` (repository) or `layer` (digest: every image using it, everywhere)."""
+
+    kind: deletes.DeleteKind
+    repository: str | None = None
+    tags: list[str] | None = Field(None, max_length=_MAX_SELECTED)
+    digests: list[str] | None = Field(None, max_length=_MAX_SELECTED)
+    digest: str | None = Field(None, description="The layer (or any blob) to purge.")
+    undoable: bool = Field(
+        False, description="Keep what a tag or manifest delete removes, for `undo`, a while."
+    )
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Self:
+        needed = {
+            deletes.DeleteKind.TAG: ("repository", "tags"),
+            deletes.DeleteKind.MANIFEST: ("repository", "digests"),
+            deletes.DeleteKind.REPOSITORY: ("repository",),
+            deletes.DeleteKind.LAYER: ("digest",),
+        }[self.kind]
+        missing = [name for name in needed if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"a {self.kind} delete needs {' and '.join(missing)}")
+        return self
+
+
+class TagRefOut(BaseModel):
+    repository: str
+    tag: str
+    digest: str
+
+
+class ManifestRefOut(BaseModel):
+    repository: str
+    digest: str
+    media_type: str
+    tags: list[str]
+    role: deletes.ManifestRole = Field(description="Why it goes with the delete.")
+
+
+class DeletePlanOut(BaseModel):
+    kind: deletes.DeleteKind
+    target: str
+    tags: list[TagRefOut] = Field(description="Every tag that goes.")
+    manifests: list[ManifestRefOut] = Field(description="Every manifest that goes.")
+    reclaimable_bytes: int = Field(
+        description="Bytes of the blobs no manifest would use afterwards (each counted once)."
+    )
+    repositories: list[str]
+    hidden: int = Field(
+        0, description="A layer: images in repositories you do not administer (not listed)."
+    )
+    hidden_repositories: int = Field(
+        0, description="A layer: repositories holding it that you do not administer."
+    )
+
+    @classmethod
+    def of(cls, plan: deletes.DeletePlan) -> Self:
+        return cls(
+            kind=plan.kind,
+            target=plan.target,
+            tags=[
+                TagRefOut(repository=t.repository, tag=t.tag, digest=t.digest) for t in plan.tags
+            ],
+            manifests=[
+                ManifestRefOut(
+                    repository=m.repository,
+                    digest=m.digest,
+                    media_type=m.media_type,
+                    tags=list(m.tags),
+                    role=m.role,
+                )
+                for m in plan.manifests
+            ],
+            reclaimable_bytes=plan.reclaimable_bytes,
+            repositories=list(plan.repositories),
+            hidden=plan.hidden,
+            hidden_repositories=plan.hidden_repositories,
+        )
+
+
+class DeleteResultOut(BaseModel):
+    deleted: DeletePlanOut
+    undo: str | None = Field(description="Undo handle (POST /deletions/{undo}/undo), or null.")
+    undo_until: datetime | None
+
+    @classmethod
+    def of(cls, result: deletes.DeleteResult) -> Self:
+        return cls(
+            deleted=DeletePlanOut.of(result.plan),
+            undo=result.undo,
+            undo_until=time_of(result.undo_until),
+        )
+
+
+class UndoOut(BaseModel):
+    repository: str
+    tags: list[TagRefOut]
+    manifests: list[str] = Field(description="Digests of the manifests put back.")
+
+    @classmethod
+    def of(cls, result: deletes.UndoResult) -> Self:
+        return cls(
+            repository=result.repository,
+            tags=[
+                TagRefOut(repository=t.repository, tag=t.tag, digest=t.digest) for t in result.tags
+            ],
+            manifests=list(result.manifests),
         )

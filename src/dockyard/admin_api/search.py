@@ -31,7 +31,10 @@ class SearchDigestOut(BaseModel):
     repository: str
     manifest: str = Field(description="The matching manifest's digest.")
     media_type: str
-    match: str = Field(description='"manifest", "image config", "layer" or "index child".')
+    match: str = Field(
+        description='"manifest", "image config", "layer", "layer diff ID" (a layer\'s '
+        'uncompressed digest, as `docker inspect` shows it) or "index child".'
+    )
     matched_digest: str = Field(description="The digest that matched the search text.")
     tags: list[str] = Field(description="Tags pointing at this manifest.")
     index_tags: list[str] = Field(description="Tags of the indexes that list this manifest.")

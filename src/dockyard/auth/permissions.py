@@ -22,6 +22,7 @@ from dockyard.auth.snapshot import AccessSnapshot
 from dockyard.metadata.queries.repositories import RepositoryFilter
 
 __all__ = [
+    "administers_something",
     "allows",
     "granted_actions",
     "is_active",
@@ -102,6 +103,20 @@ def namespace_role(snapshot: AccessSnapshot, principal: Principal, namespace: st
     if is_registry_admin(snapshot, principal):
         return Role.ADMIN
     return snapshot.role_from_grants(_keys(snapshot, principal), namespace, None)
+
+
+def administers_something(snapshot: AccessSnapshot, principal: Principal) -> bool:
+    """Registry admins, and whoever holds the admin role on a namespace or a repository:
+    the people the console's Administration screens are for."""
+    if not is_active(snapshot, principal):
+        return False
+    if is_registry_admin(snapshot, principal):
+        return True
+    for key in _keys(snapshot, principal):
+        for roles in (snapshot.namespace_roles, snapshot.repository_roles):
+            if Role.ADMIN in roles.get(key, {}).values():
+                return True
+    return False
 
 
 def granted_actions(

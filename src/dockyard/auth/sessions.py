@@ -24,8 +24,10 @@ from dockyard.metadata.db import Database
 from dockyard.metadata.queries import sessions as queries
 from dockyard.metadata.queries.sessions import SessionRow
 
-__all__ = ["LIFETIME_SECONDS", "Session", "SessionService"]
+__all__ = ["LIFETIME_SECONDS", "SESSION_COOKIE", "Session", "SessionService", "csrf_matches"]
 
+# The cookie's name lives here, not in the console: the admin API accepts it too.
+SESSION_COOKIE = "dockyard_session"
 LIFETIME_SECONDS = 12 * 3600
 # last_seen is written at most this often per session: idle timeouts are minutes long, and a
 # write per page view would queue every request behind SQLite's one writer.
@@ -42,6 +44,13 @@ class Session:
     csrf_token: str
     created_at: int
     expires_at: int
+
+
+def csrf_matches(expected: str | None, given: str | None) -> bool:
+    """Whether `given` is the session's CSRF token (compared in constant time)."""
+    if not expected or not given:
+        return False
+    return secrets.compare_digest(expected.encode(), given.encode())
 
 
 def _hash(session_id: str) -> str:

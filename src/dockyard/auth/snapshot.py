@@ -91,6 +91,11 @@ class AccessCache:
         """A fresh snapshot, read now (blocking)."""
         return self._load()
 
+    def latest(self) -> AccessSnapshot:
+        """The snapshot held now, without asking the database: for code that runs right
+        after `current()` in the same request (the console's navigation links)."""
+        return self._snapshot
+
     def fresh(self) -> AccessSnapshot:
         """The current snapshot, for threads (blocking): the access generation is read from
         the database on every call, and the snapshot is reloaded only when it moved."""

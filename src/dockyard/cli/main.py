@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from dockyard import __version__
-from dockyard.cli import audit, grants, groups, namespaces, repos, robots, search, tokens, users
+from dockyard.cli import (
+    audit,
+    deletes,
+    grants,
+    groups,
+    namespaces,
+    repos,
+    robots,
+    search,
+    tokens,
+    users,
+)
 from dockyard.cli.serve import serve
 
 app = typer.Typer(
@@ -28,6 +39,8 @@ app.add_typer(robots.app, name="robot")
 app.add_typer(tokens.app, name="token")
 app.command("audit")(audit.audit)
 app.command("search")(search.search)
+app.command("delete")(deletes.delete)
+app.command("undo-delete")(deletes.undo_delete)
 
 
 def _version(value: bool) -> None:

@@ -21,7 +21,7 @@ def search(
         str,
         typer.Argument(
             help="A name or part of one, repository:tag, or a digest or its first 6+ hex "
-            "characters (sha256: optional; an image ID or a layer digest)."
+            "characters (sha256: optional; an image ID, a layer digest or a layer's diff ID)."
         ),
     ],
     limit: Annotated[

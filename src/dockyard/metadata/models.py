@@ -33,7 +33,9 @@ __all__ = [
     "Base",
     "Blob",
     "ConsoleSession",
+    "DeletedManifest",
     "GroupMember",
+    "ImageDiffId",
     "LoginFailure",
     "Manifest",
     "ManifestReference",
@@ -69,7 +71,7 @@ class Repository(Base):
     name: Mapped[str] = mapped_column(NAME, unique=True)
     namespace: Mapped[str] = mapped_column(NAME, index=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
-    pushed_at: Mapped[int | None] = mapped_column(BigInteger)
+    pushed_at: Mapped[int | None] = mapped_column(BigInteger, index=True)  # recent pushes
     # None: the namespace's policy applies. Otherwise "private", "shared" or "anonymous".
     policy: Mapped[str | None] = mapped_column(String(16))
 
@@ -360,6 +362,38 @@ class ConsoleSession(Base):
     by_token: Mapped[bool] = mapped_column(Boolean, default=False)
     address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
+
+
+class ImageDiffId(Base):
+    """An image config's `rootfs.diff_ids`, in order: the uncompressed layer digests that
+    `docker inspect` and scanners print. Keyed by the config's digest (configs are shared
+    between repositories), so "which images contain this layer?" finds them by diff ID too."""
+
+    __tablename__ = "image_diff_id"
+    config_digest: Mapped[str] = mapped_column(DIGEST, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    diff_id: Mapped[str] = mapped_column(DIGEST, index=True)
+
+
+class DeletedManifest(Base):
+    """A delete that may still be undone, for a short while: the tags it removed and, when
+    the manifest itself went, its bytes as pushed (restoring re-inserts them; the blobs they
+    reference stay linked, because GC's grace outlasts the undo window)."""
+
+    __tablename__ = "deleted_manifest"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # One delete may remove several manifests (an index with its children and accessories);
+    # they share a random batch id, which is the undo handle given to the deleter.
+    batch: Mapped[str] = mapped_column(String(32), index=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repository.id", ondelete="CASCADE"), index=True
+    )
+    digest: Mapped[str] = mapped_column(DIGEST)
+    tags: Mapped[str] = mapped_column(Text)  # JSON list of the tag names removed
+    media_type: Mapped[str | None] = mapped_column(String(255))  # None: only tags went
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    deleted_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    deleted_by: Mapped[str | None] = mapped_column(NAME)
 
 
 def table_of(model: type[Base]) -> Table:

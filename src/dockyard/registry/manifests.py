@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from dockyard.metadata.queries import audit, repositories, tags
 from dockyard.metadata.queries import blobs as blob_queries
 from dockyard.metadata.queries import manifests as manifest_queries
+from dockyard.registry import diff_ids
 from dockyard.registry import mediatypes as mt
 from dockyard.registry.context import Absent, RegistryContext, now
 from dockyard.registry.digests import algorithm_of, compute, parse_digest
@@ -27,7 +28,7 @@ from dockyard.registry.manifest_parser import parse_manifest
 from dockyard.registry.names import is_tag, namespace_of, validate_tag
 from dockyard.registry.types import ManifestContent, ParsedManifest, ReferenceKind
 
-__all__ = ["ManifestService", "PushResult"]
+__all__ = ["ManifestService", "PushResult", "insert_manifest", "resolve_references"]
 
 _PARSE_INLINE_BYTES = 64 * 1024  # larger documents are parsed off the event loop
 
@@ -40,6 +41,79 @@ class PushResult:
 
 def _is_digest(reference: str) -> bool:
     return ":" in reference
+
+
+def insert_manifest(
+    conn: Connection,
+    repo_id: int,
+    digest: str,
+    payload: bytes,
+    parsed: ParsedManifest,
+    at: int,
+    actor: str | None,
+) -> int:
+    """Store a parsed manifest in the repository (a push, or an undone delete); returns its
+    id. Raises ManifestBlobUnknown / ManifestInvalid when what it references is missing."""
+    references = resolve_references(conn, repo_id, parsed)
+    manifest_id = manifest_queries.add_manifest(
+        conn,
+        repo_id=repo_id,
+        digest=digest,
+        media_type=parsed.media_type,
+        artifact_type=parsed.artifact_type,
+        payload=payload,
+        config_digest=parsed.config.digest if parsed.config else None,
+        subject_digest=parsed.subject.digest if parsed.subject else None,
+        annotations=json.dumps(parsed.annotations) if parsed.annotations else None,
+        references=references,
+        now=at,
+        actor=actor,
+    )
+    blob_queries.refresh_links(conn, [(repo_id, r.digest) for r in references if r.linked], at)
+    return manifest_id
+
+
+def resolve_references(
+    conn: Connection, repo_id: int, parsed: ParsedManifest
+) -> list[manifest_queries.NewReference]:
+    """Check that everything the manifest needs is in the repository (pitfalls §13)."""
+    refs = parsed.references()
+    child_ids = manifest_queries.manifest_ids(
+        conn, repo_id, [d.digest for kind, d in refs if kind is ReferenceKind.CHILD]
+    )
+    resolved: list[manifest_queries.NewReference] = []
+    for kind, descriptor in refs:
+        child_id = None
+        linked = False
+        if kind is ReferenceKind.CHILD:
+            child_id = child_ids.get(descriptor.digest)
+            if child_id is None:
+                raise ManifestBlobUnknown(
+                    "index lists a manifest unknown to this repository", descriptor.digest
+                )
+        else:
+            size = blob_queries.linked_size(conn, repo_id, descriptor.digest)
+            if size is None and not descriptor.is_foreign:
+                raise ManifestBlobUnknown(
+                    f"{kind.value} blob unknown to this repository", descriptor.digest
+                )
+            if size is not None and size != descriptor.size:
+                raise ManifestInvalid(
+                    f"{kind.value} {descriptor.digest} is {size} bytes, "
+                    f"the manifest says {descriptor.size}"
+                )
+            linked = size is not None
+        resolved.append(
+            manifest_queries.NewReference(
+                kind=kind.value,
+                digest=descriptor.digest,
+                size=descriptor.size,
+                media_type=descriptor.media_type,
+                linked=linked,
+                child_manifest_id=child_id,
+            )
+        )
+    return resolved
 
 
 class ManifestService:
@@ -135,27 +209,13 @@ class ManifestService:
         actor: str | None,
         address: str | None,
     ) -> None:
+        # Read before the write transaction: no file I/O under the write lock.
+        pending = diff_ids.read_for_push(self._ctx.db, self._ctx.store, parsed.config)
         at = now()
         with self._ctx.db.write() as conn:
             repo_id = repositories.ensure_repository(conn, name, namespace_of(name), at)
-            references = self._resolve_references(conn, repo_id, parsed)
-            manifest_id = manifest_queries.add_manifest(
-                conn,
-                repo_id=repo_id,
-                digest=digest,
-                media_type=parsed.media_type,
-                artifact_type=parsed.artifact_type,
-                payload=payload,
-                config_digest=parsed.config.digest if parsed.config else None,
-                subject_digest=parsed.subject.digest if parsed.subject else None,
-                annotations=json.dumps(parsed.annotations) if parsed.annotations else None,
-                references=references,
-                now=at,
-                actor=actor,
-            )
-            blob_queries.refresh_links(
-                conn, [(repo_id, r.digest) for r in references if r.linked], at
-            )
+            manifest_id = insert_manifest(conn, repo_id, digest, payload, parsed, at, actor)
+            diff_ids.record(conn, pending)
             if tag is not None:
                 tags.set_tag(conn, repo_id, tag, manifest_id, digest, at, actor)
             repositories.mark_pushed(conn, repo_id, at)
@@ -164,48 +224,6 @@ class ManifestService:
                 conn, at=at, actor=actor, action="manifest.push", target=target,
                 address=address, detail={"digest": digest},
             )  # fmt: skip
-
-    def _resolve_references(
-        self, conn: Connection, repo_id: int, parsed: ParsedManifest
-    ) -> list[manifest_queries.NewReference]:
-        """Check that everything the manifest needs is in the repository (pitfalls §13)."""
-        refs = parsed.references()
-        child_ids = manifest_queries.manifest_ids(
-            conn, repo_id, [d.digest for kind, d in refs if kind is ReferenceKind.CHILD]
-        )
-        resolved: list[manifest_queries.NewReference] = []
-        for kind, descriptor in refs:
-            child_id = None
-            linked = False
-            if kind is ReferenceKind.CHILD:
-                child_id = child_ids.get(descriptor.digest)
-                if child_id is None:
-                    raise ManifestBlobUnknown(
-                        "index lists a manifest unknown to this repository", descriptor.digest
-                    )
-            else:
-                size = blob_queries.linked_size(conn, repo_id, descriptor.digest)
-                if size is None and not descriptor.is_foreign:
-                    raise ManifestBlobUnknown(
-                        f"{kind.value} blob unknown to this repository", descriptor.digest
-                    )
-                if size is not None and size != descriptor.size:
-                    raise ManifestInvalid(
-                        f"{kind.value} {descriptor.digest} is {size} bytes, "
-                        f"the manifest says {descriptor.size}"
-                    )
-                linked = size is not None
-            resolved.append(
-                manifest_queries.NewReference(
-                    kind=kind.value,
-                    digest=descriptor.digest,
-                    size=descriptor.size,
-                    media_type=descriptor.media_type,
-                    linked=linked,
-                    child_manifest_id=child_id,
-                )
-            )
-        return resolved
 
     # -- delete -----------------------------------------------------------------------
 

@@ -5,12 +5,13 @@
 - `repository:tag`, the tag whole or its beginning: the matching tags of that repository;
 - a digest, whole or a prefix of at least `MIN_DIGEST_HEX` hex characters, with or without
   `sha256:` (Docker's 12-character image ID is one): every manifest whose own digest, config
-  digest (the image ID), a layer or an index child matches, each saying which. Bare hex is
-  also searched as a name (a repository may be called `cafe0123`).
+  digest (the image ID), a layer, a layer's diff ID (the uncompressed digest that `docker
+  inspect` and scanners print, indexed from image configs by `registry.diff_ids`) or an
+  index child matches, each saying which. Bare hex is also searched as a name (a repository
+  may be called `cafe0123`).
 
 Only what the caller may read appears: `auth.permissions.readable` gives the filter, which
-every query applies in SQL before its limit. Layer diff IDs (the uncompressed digests that
-`docker inspect` and scanners print) are not indexed yet and are not searched.
+every query applies in SQL before its limit.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "SearchResult",
     "TagResult",
     "search",
+    "without_registry",
 ]
 
 DEFAULT_LIMIT = 50
@@ -50,6 +52,7 @@ MATCH_LABELS = {
     DigestMatch.MANIFEST: "manifest",
     DigestMatch.CONFIG: "image config",
     DigestMatch.LAYER: "layer",
+    DigestMatch.DIFF_ID: "layer diff ID",
     DigestMatch.CHILD: "index child",
 }
 _HEX = re.compile(r"[0-9a-f]+")
@@ -114,7 +117,19 @@ def _digest_prefix(text: str) -> str | None:
     return f"{algorithm}:{encoded}"
 
 
+def without_registry(text: str) -> str:
+    """A reference as pulled, `registry.example.com:5000/team/app:v1` or `team/app@sha256:…`,
+    made what search understands: the registry host goes (Docker's rule: a first component
+    with a dot or a colon, or `localhost`), and a digest stands for the whole reference."""
+    first, slash, rest = text.partition("/")
+    if slash and rest and ("." in first or ":" in first or first == "localhost"):
+        text = rest
+    _, at, digest = text.partition("@")
+    return digest if at and digest else text
+
+
 def _plan(text: str) -> _Plan:
+    text = without_registry(text)
     digest = _digest_prefix(text)
     if digest is not None:
         # Bare hex may also be (part of) a repository name.

@@ -262,10 +262,13 @@ class UploadService:
         actor: str | None,
         address: str | None,
     ) -> None:
-        # The bytes are durable in place before the row that makes them visible commits.
-        self._ctx.store.commit_upload(upload_id, size, digest)
+        # Durable first, outside the lock (fsync is slow); then the check and the rename
+        # happen in the transaction that adds the row, so a layer purge or GC of the same
+        # digest cannot slip between them (pitfalls §14): a blob row never lacks its file.
+        self._ctx.store.prepare_upload(upload_id, size)
         at = now()
         with self._ctx.db.write() as conn:
+            self._ctx.store.place_upload(upload_id, digest)
             blob_queries.add_blob(conn, digest, size, at)
             repo_id = repositories.ensure_repository(conn, name, namespace_of(name), at)
             blob_queries.link_blob(conn, repo_id, digest, at)

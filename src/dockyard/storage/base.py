@@ -2,7 +2,7 @@
 
 Methods are synchronous and may block on I/O: callers run them in a worker thread. Drivers
 map their back end's errors to StorageError. Nothing here assumes rename exists (S3 has
-none): `commit_upload` is the one step that turns an upload into a visible blob.
+none): `place_upload` is the one step that turns an upload into a visible blob.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ class BlobStore(ABC):
 
     @abstractmethod
     def delete_blob(self, digest: str) -> None:
-        """Remove a blob's bytes (GC only: the database decides what is unused)."""
+        """Remove a blob's bytes (GC and layer purge, inside the write transaction that
+        deletes its row: the database decides what is unused)."""
 
     @abstractmethod
     def create_upload(self, upload_id: str) -> None:
@@ -76,12 +77,21 @@ class BlobStore(ABC):
         """The first `size` bytes of an upload, for re-hashing on another worker."""
 
     @abstractmethod
-    def commit_upload(self, upload_id: str, size: int, digest: str) -> None:
-        """Make the upload's first `size` bytes the blob `digest`, atomically and durably.
+    def prepare_upload(self, upload_id: str, size: int) -> None:
+        """Make the upload's first `size` bytes durable, ready to become a blob (slow: run it
+        outside any database transaction). Called while holding the upload's writer."""
 
-        Called while holding the upload's writer. If the blob already exists, the upload is
-        simply dropped.
-        """
+    @abstractmethod
+    def place_upload(self, upload_id: str, digest: str) -> None:
+        """Make a prepared upload the blob `digest`, atomically and durably; if the blob
+        already exists, the upload is simply dropped. Quick: callers run it inside the write
+        transaction that adds the blob's row, so that a purge or GC deleting the same digest
+        cannot run between the check and the row (pitfalls §14)."""
+
+    def commit_upload(self, upload_id: str, size: int, digest: str) -> None:
+        """`prepare_upload` then `place_upload`, for callers that need no transaction."""
+        self.prepare_upload(upload_id, size)
+        self.place_upload(upload_id, digest)
 
     @abstractmethod
     def delete_upload(self, upload_id: str) -> None:

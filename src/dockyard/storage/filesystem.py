@@ -74,8 +74,16 @@ class FilesystemBlobStore(BlobStore):
             raise StorageError(f"cannot open blob {digest}: {exc}") from exc
 
     def delete_blob(self, digest: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._blob_path(digest).unlink()
+        path = self._blob_path(digest)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StorageError(f"cannot delete blob {digest}: {exc}") from exc
+        # A purged secret must not come back after a crash.
+        with contextlib.suppress(OSError):
+            _fsync_dir(path.parent)
 
     def create_upload(self, upload_id: str) -> None:
         try:
@@ -108,16 +116,21 @@ class FilesystemBlobStore(BlobStore):
                 remaining -= len(chunk)
                 yield chunk
 
-    def commit_upload(self, upload_id: str, size: int, digest: str) -> None:
+    def prepare_upload(self, upload_id: str, size: int) -> None:
+        try:
+            with self._upload_path(upload_id).open("r+b") as handle:
+                handle.truncate(size)
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise StorageError(f"cannot prepare upload {upload_id}: {exc}") from exc
+
+    def place_upload(self, upload_id: str, digest: str) -> None:
         source = self._upload_path(upload_id)
         target = self._blob_path(digest)
         try:
             if target.exists():
                 source.unlink(missing_ok=True)
                 return
-            with source.open("r+b") as handle:
-                handle.truncate(size)
-                os.fsync(handle.fileno())
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, target)
             _fsync_dir(target.parent)

@@ -1,6 +1,6 @@
 """What every management service needs: the database, this process's access cache, the
-configured directories (to find people and groups who have not signed in yet) and who may
-create namespaces."""
+blob store (image configs to show, layers to purge), the configured directories (to find
+people and groups who have not signed in yet) and who may create namespaces."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from dockyard.auth.ldap import Directory
 from dockyard.auth.snapshot import AccessCache, AccessSnapshot
 from dockyard.config import Settings
 from dockyard.metadata.db import Database
+from dockyard.storage.base import BlobStore
+from dockyard.storage.filesystem import FilesystemBlobStore
 
 __all__ = ["ManageContext"]
 
@@ -21,9 +23,11 @@ __all__ = ["ManageContext"]
 class ManageContext:
     db: Database
     access: AccessCache
+    store: BlobStore | None = None  # None only in tests that never read blobs
     directories: Sequence[Directory] = ()
     namespace_creation: Literal["everyone", "admins"] = "everyone"
     clock: Callable[[], float] = field(default=time.time)
+    undo_seconds: int = 600  # how long a delete may be undone (Settings.undo_seconds)
 
     @classmethod
     def from_settings(
@@ -32,18 +36,25 @@ class ManageContext:
         settings: Settings,
         *,
         access: AccessCache | None = None,
+        store: BlobStore | None = None,
         directories: Sequence[Directory] | None = None,
     ) -> ManageContext:
         """A context on `db`; pass the worker's own cache and directories where they exist."""
         return cls(
             db=db,
             access=access if access is not None else AccessCache(db),
+            store=(
+                store
+                if store is not None
+                else FilesystemBlobStore(settings.data_dir, direct_io=settings.direct_io)
+            ),
             directories=(
                 directories
                 if directories is not None
                 else [Directory(config) for config in settings.directories]
             ),
             namespace_creation=settings.namespace_creation,
+            undo_seconds=settings.undo_seconds,
         )
 
     def now(self) -> int:

@@ -31,6 +31,7 @@ __all__ = [
     "create_group",
     "delete_group",
     "get_group",
+    "groups_of",
     "list_groups",
     "remove_member",
 ]
@@ -73,6 +74,19 @@ def get_group(ctx: ManageContext, actor: Principal, ref: str) -> GroupView:
             raise NotFound(f"group {ref} not found")
         members = users.users_by_ids(conn, groups.member_ids(conn, row.id))
     return _view(row, tuple(qualified(user.source, user.name) for user in members))
+
+
+def groups_of(ctx: ManageContext, actor: Principal, user_ref: str) -> list[GroupView]:
+    """The groups a user belongs to, local and directory ones (registry admins)."""
+    snapshot = ctx.snapshot()
+    require_registry_admin(snapshot, actor)
+    parsed = parse_principal(user_ref, SubjectKind.USER)
+    with ctx.db.read() as conn:
+        user = find_subject(conn, parsed, [d.name for d in ctx.directories])
+        if user is None:
+            raise NotFound(f"{parsed} not found")
+        ids = snapshot.groups_of.get(user.id, frozenset())
+        return [_view(row) for row in groups.list_groups(conn) if row.id in ids]
 
 
 def create_group(ctx: ManageContext, actor: Principal, address: str | None, name: str) -> GroupView:

@@ -21,14 +21,17 @@ from dockyard.auth.roles import Policy, Role
 from dockyard.metadata.queries import namespaces, repositories
 from dockyard.metadata.queries.access import bump_generation
 from dockyard.metadata.queries.repository_details import (
+    RepositoryOrder,
     RepositoryRow,
     repository_detail,
     repository_page,
     set_repository_policy,
+    stored_bytes,
 )
 
 __all__ = [
     "MAX_PAGE",
+    "RepositoryOrder",
     "create_repository",
     "get_repository",
     "list_repositories",
@@ -38,10 +41,11 @@ __all__ = [
 MAX_PAGE = 1000
 
 
-def _view(row: RepositoryRow) -> RepositoryView:
+def _view(row: RepositoryRow, size: int | None = None) -> RepositoryView:
     return RepositoryView(
-        row.name, row.namespace, row.policy, row.effective_policy, row.created_at, row.pushed_at
-    )
+        row.name, row.namespace, row.policy, row.effective_policy, row.created_at, row.pushed_at,
+        size,
+    )  # fmt: skip
 
 
 def list_repositories(
@@ -50,16 +54,27 @@ def list_repositories(
     namespace: str | None = None,
     last: str | None = None,
     n: int = 100,
+    order: RepositoryOrder = RepositoryOrder.NAME,
 ) -> RepositoryPage:
-    """A page of readable repositories by name, after `last`."""
+    """A page of readable repositories in `order` (by name unless told), after `last`."""
     snapshot = ctx.snapshot()
     require_active(snapshot, actor)
     limit = max(1, min(n, MAX_PAGE))
     with ctx.db.read() as conn:
-        rows = repository_page(conn, readable(snapshot, actor), namespace, last, limit + 1)
+        rows = repository_page(conn, readable(snapshot, actor), namespace, last, limit + 1, order)
+        sizes = stored_bytes(conn, [row.id for row in rows[:limit]])
     more = len(rows) > limit
     rows = rows[:limit]
-    return RepositoryPage([_view(row) for row in rows], rows[-1].name if more else None)
+    views = [_view(row, sizes.get(row.id, 0)) for row in rows]
+    return RepositoryPage(views, _cursor(rows[-1], sizes, order) if more else None)
+
+
+def _cursor(row: RepositoryRow, sizes: dict[int, int], order: RepositoryOrder) -> str:
+    if order is RepositoryOrder.PUSHED:
+        return f"{row.pushed_at or 0}:{row.name}"
+    if order is RepositoryOrder.SIZE:
+        return f"{sizes.get(row.id, 0)}:{row.name}"
+    return row.name
 
 
 def get_repository(ctx: ManageContext, actor: Principal, name: str) -> RepositoryView:
@@ -69,9 +84,10 @@ def get_repository(ctx: ManageContext, actor: Principal, name: str) -> Repositor
     if role_on(snapshot, actor, name) is not None:
         with ctx.db.read() as conn:
             row = repository_detail(conn, name)
+            size = stored_bytes(conn, [row.id]).get(row.id, 0) if row else 0
     if row is None:
         raise NotFound(f"repository {name} not found")
-    return _view(row)
+    return _view(row, size)
 
 
 def create_repository(
@@ -115,7 +131,7 @@ def create_repository(
         row = repository_detail(conn, name)
     if row is None:  # pragma: no cover - inserted in the same transaction
         raise RuntimeError(f"repository {name} vanished")
-    return _view(row)
+    return _view(row, 0)  # nothing linked yet
 
 
 def set_policy(
@@ -147,6 +163,7 @@ def set_policy(
             {"policy": policy.value if policy else None, "was": row.policy},
         )
         after = repository_detail(conn, name)
+        size = stored_bytes(conn, [after.id]).get(after.id, 0) if after else 0
     if after is None:  # pragma: no cover - updated in the same transaction
         raise RuntimeError(f"repository {name} vanished")
-    return _view(after)
+    return _view(after, size)

@@ -73,6 +73,7 @@ class RepositoryView:
     effective_policy: str
     created_at: int
     pushed_at: int | None
+    size: int | None = None  # bytes of the blobs linked in it, where listed
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,3 +24,14 @@ def upsert(
         index_elements=keys, set_={col: stmt.excluded[col] for col in update}
     )
     conn.execute(stmt)
+
+
+def insert_ignore_rows(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]
+) -> int:
+    """`insert_ignore` for several rows in one statement; returns the number inserted."""
+    if not rows:
+        return 0
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(rows).on_conflict_do_nothing(index_elements=keys)
+    return conn.execute(stmt).rowcount

@@ -1,4 +1,5 @@
-"""The SQL behind search: repositories by name, tags by prefix, manifests by digest.
+"""The SQL behind search: repositories by name, tags by prefix, manifests by digest (their
+own, their config's, a layer's, a layer's diff ID, an index child's).
 
 Every query applies the caller's `RepositoryFilter` in SQL, before its LIMIT, and every
 digest lookup is a range over an index (`digest >= 'sha256:abc' AND digest < 'sha256:abd'`),
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, FromClause, Select, select
 
 from dockyard.metadata.models import (
+    ImageDiffId,
     Manifest,
     ManifestReference,
     Namespace,
@@ -44,6 +46,7 @@ _namespace = table_of(Namespace)
 _man = table_of(Manifest)
 _ref = table_of(ManifestReference)
 _tag = table_of(Tag)
+_diff = table_of(ImageDiffId)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,8 @@ class DigestMatch(enum.StrEnum):
     """Its config blob's digest (Docker's image ID)."""
     LAYER = "layer"
     """One of its layers (a manifest_reference of kind layer)."""
+    DIFF_ID = "diff_id"
+    """One of its layers uncompressed: a diff ID its config lists (an image_diff_id row)."""
     CHILD = "child"
     """A manifest its index lists (a manifest_reference of kind child)."""
 
@@ -145,6 +150,15 @@ def digest_matches(
         matched, condition = _man.c.digest, _in_range(_man.c.digest, prefix)
     elif match == DigestMatch.CONFIG:
         matched, condition = _man.c.config_digest, _in_range(_man.c.config_digest, prefix)
+    elif match == DigestMatch.DIFF_ID:
+        # Driven by the diff ID index, then the manifests by their config digest index. The
+        # `|| ''` keeps SQLite from reaching image_diff_id by its primary key instead: for a
+        # filtered caller it would walk every manifest of the readable namespaces (18 ms
+        # rather than 1 ms for one namespace of 1,000 repositories among 100,000).
+        base = _diff.join(_man, _man.c.config_digest == _diff.c.config_digest.concat("")).join(
+            _repo, _repo.c.id == _man.c.repository_id
+        )
+        matched, condition = _diff.c.diff_id, _in_range(_diff.c.diff_id, prefix)
     else:
         # Driven by the reference's digest index, then the manifest by its primary key.
         base = _ref.join(_man, _man.c.id == _ref.c.manifest_id).join(
@@ -153,7 +167,7 @@ def digest_matches(
         matched = _ref.c.digest
         condition = _in_range(_ref.c.digest, prefix) & (_ref.c.kind == match.value)
     query = _readable(select(*columns, matched), base, readable).where(condition)
-    # DISTINCT: a layer may sit at two positions of one manifest.
+    # DISTINCT: a layer (or a diff ID) may sit at two positions of one manifest.
     query = query.distinct().order_by(matched).limit(limit)
     return [DigestHit(*row) for row in conn.execute(query)]
 
