@@ -261,3 +261,24 @@ def render(
         "",
     ]
     return "\n".join(out)
+
+
+SCALE_HEADING = "## Console and search at scale"
+
+
+def scale_section(text: str) -> str:
+    """The section `benchmarks.scale` keeps in docs/benchmarks.md (empty if there is none):
+    a full `benchmarks.run` rewrites the file and carries it over."""
+    start = text.find(SCALE_HEADING)
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + len(SCALE_HEADING))
+    return text[start:] if end < 0 else text[start : end + 1]
+
+
+def with_scale_section(text: str, section: str) -> str:
+    """`text` with its scale section replaced by `section` (added at the end if absent)."""
+    old = scale_section(text)
+    if old:
+        return text.replace(old, section)
+    return text.rstrip("\n") + "\n\n" + section

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 
 from fixtures.admin import AdminApi
-from fixtures.browser import Screenshot
+from fixtures.browser import Screenshot, sign_in
 from fixtures.servers import DockyardServer
 from fixtures.v2api import V2, sha256
 
@@ -57,14 +57,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         server.stop()
 
 
-def _sign_in(page: Page, server: DockyardServer, username: str, password: str) -> None:
-    page.goto(f"{server.url}/signin")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-
-
 def test_signed_out_visitors_are_sent_to_sign_in(world: World) -> None:
     for path in ("/images?namespace=ops", "/search?q=webapp"):
         response = httpx.get(f"{world.server.url}{path}")
@@ -79,7 +71,7 @@ def test_admin_finds_a_repository_by_name(
     problems: list[str] = []  # CSP violations and script errors show up as console errors
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
-    _sign_in(page, world.server, world.server.username, world.server.password)
+    sign_in(page, world.server.url, world.server.username, world.server.password)
 
     nav = page.get_by_role("navigation", name="Main")
     nav.get_by_role("link", name="Images").click()
@@ -107,14 +99,14 @@ def test_search_by_digest_says_which_kind_of_match(
     browser_page: Page, world: World, screenshot: Screenshot
 ) -> None:
     page = browser_page
-    _sign_in(page, world.server, world.server.username, world.server.password)
+    sign_in(page, world.server.url, world.server.username, world.server.password)
     prefix = world.lab_manifest.removeprefix("sha256:")[:12]
     page.goto(f"{world.server.url}/search?q={prefix}")
     matches = page.get_by_role("table", name="Digest matches")
     row = matches.get_by_role("row").filter(has_text=_LAB)
     expect(row).to_have_count(1)
     expect(row.get_by_role("cell").first).to_have_text("manifest")
-    expect(row.locator("span[title]").first).to_have_attribute("title", world.lab_manifest)
+    expect(row.locator("[title]").first).to_have_attribute("title", world.lab_manifest)
     expect(row.locator("code").first).to_have_text(world.lab_manifest)
     expect(row).to_contain_text("latest")
     screenshot(page, "search-digest")
@@ -122,7 +114,7 @@ def test_search_by_digest_says_which_kind_of_match(
 
 def test_a_reader_sees_only_what_they_may_read(browser_page: Page, world: World) -> None:
     page = browser_page
-    _sign_in(page, world.server, _READER, _PASSWORD)
+    sign_in(page, world.server.url, _READER, _PASSWORD)
 
     page.goto(f"{world.server.url}/images")
     rows = page.locator("table#repositories tbody tr")
@@ -151,7 +143,7 @@ def test_untrusted_text_shows_literally_and_never_runs(browser_page: Page, world
         dialog.dismiss()
 
     page.on("dialog", record)
-    _sign_in(page, world.server, world.server.username, world.server.password)
+    sign_in(page, world.server.url, world.server.username, world.server.password)
     text = "<script>alert(1)</script>"
     page.goto(f"{world.server.url}/search?q={quote(text)}")
     expect(page.locator("q.query")).to_have_text(text)
@@ -166,7 +158,7 @@ def test_untrusted_text_shows_literally_and_never_runs(browser_page: Page, world
 
 def test_an_invalid_search_explains_itself(browser_page: Page, world: World) -> None:
     page = browser_page
-    _sign_in(page, world.server, world.server.username, world.server.password)
+    sign_in(page, world.server.url, world.server.username, world.server.password)
     response = page.goto(f"{world.server.url}/search?q={'a' * 300}")
     assert response is not None
     assert response.status == 400
@@ -179,11 +171,11 @@ def test_an_invalid_search_explains_itself(browser_page: Page, world: World) -> 
 
 def test_images_come_in_keyset_pages_of_100(browser_page: Page, world: World) -> None:
     page = browser_page
-    _sign_in(page, world.server, world.server.username, world.server.password)
+    sign_in(page, world.server.url, world.server.username, world.server.password)
     page.goto(f"{world.server.url}/images")
     page.get_by_label("Namespace").select_option(_BULK)
-    page.get_by_role("button", name="Filter").click()
-    expect(page).to_have_url(f"{world.server.url}/images?namespace={_BULK}")
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(f"{world.server.url}/images?namespace={_BULK}&sort=name")
     rows = page.locator("table#repositories tbody tr")
     expect(rows).to_have_count(100)
     expect(rows.first).to_contain_text(f"{_BULK}/repo-000")
@@ -197,3 +189,27 @@ def test_images_come_in_keyset_pages_of_100(browser_page: Page, world: World) ->
     expect(rows.first).to_contain_text(f"{_BULK}/repo-100")
     expect(page.get_by_role("link", name="Next page")).to_have_count(0)
     expect(page.get_by_role("link", name="First page")).to_be_visible()
+
+
+def test_images_sort_by_size_and_last_push_in_keyset_pages(
+    browser_page: Page, world: World
+) -> None:
+    page = browser_page
+    sign_in(page, world.server.url, world.server.username, world.server.password)
+    page.goto(f"{world.server.url}/images")
+    page.get_by_label("Sort by").select_option("size")
+    page.get_by_role("button", name="Show").click()
+    rows = page.locator("table#repositories tbody tr")
+    expect(rows).to_have_count(100)
+    # the two pushed repositories hold blobs; the 105 created ahead of a push hold none
+    expect(rows.nth(0)).to_contain_text(_LAB)
+    expect(rows.nth(1)).to_contain_text(_OPS)
+    expect(rows.nth(2)).to_contain_text(f"{_BULK}/repo-000")
+    expect(rows.nth(2)).to_contain_text("0 B")
+    page.get_by_role("link", name="Next page").click()
+    expect(rows).to_have_count(_BULK_COUNT + 2 - 100)  # the cursor survives equal sizes
+    expect(rows.first).to_contain_text(f"{_BULK}/repo-098")
+    page.goto(f"{world.server.url}/images?sort=pushed")
+    first_two = {rows.nth(0).inner_text().split()[0], rows.nth(1).inner_text().split()[0]}
+    assert first_two == {_LAB, _OPS}  # pushed; the others never were
+    expect(rows.nth(2)).to_contain_text("never")

@@ -1,5 +1,6 @@
-"""The console's routes: sign in, sign out, the overview, images and search (browse.py);
-and its static files.
+"""The console's routes: sign in and sign out (here), the overview and status
+(overview.py), images and search (browse.py), repository, tag and image pages (inspect.py),
+Administration (administration.py); and its static files.
 
 `create_console` returns routes for the composition root's Starlette app (which already
 holds /healthz, /readyz, /metrics and /auth/token); /v2 and /api never reach it.
@@ -8,6 +9,7 @@ holds /healthz, /readyz, /metrics and /auth/token); /v2 and /api never reach it.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -19,9 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard.auth.authenticator import Authenticator, SignInRefused
 from dockyard.auth.manage import ManageContext
-from dockyard.auth.principals import PrincipalKind
+from dockyard.auth.principals import Principal, PrincipalKind
 from dockyard.auth.sessions import Session, SessionService
+from dockyard.console.administration import admin_nav, admin_routes
 from dockyard.console.browse import Browse
+from dockyard.console.deletes import Deletes
+from dockyard.console.inspect import Inspect
+from dockyard.console.overview import OverviewScreens
 from dockyard.console.rendering import Renderer
 from dockyard.console.security import (
     CSRF_COOKIE,
@@ -44,6 +50,7 @@ _CSRF_REFUSED = (
     "This form has expired or did not come from Dockyard. Reload the page and try again."
 )
 _PRE_SESSION_CSRF_SECONDS = 3600
+FailurePage = Callable[[Request, Exception], Awaitable[Response]]
 
 
 def create_console(
@@ -53,17 +60,52 @@ def create_console(
     *,
     public_url: str | None,
 ) -> list[BaseRoute]:
-    console = _Console(sessions, authenticator, public_url)
+    console = _Console(sessions, authenticator, public_url, admin_nav(manage))
     browse = Browse(manage, console.render, console.session, console.to_signin)
-    return [
-        Route("/", console.overview, methods=["GET", "HEAD"]),
+    deletes = Deletes(manage, console.render, console.session, console.to_signin)
+    inspect = Inspect(
+        manage, console.render, console.session, console.to_signin, console.registry_host, deletes
+    )
+    home = OverviewScreens(
+        manage, console.render, console.session, console.to_signin,
+        console.registry_host, console.server_url,
+    )  # fmt: skip
+    pages = [
+        Route("/", home.overview, methods=["GET", "HEAD"]),
+        Route("/status", home.status, methods=["GET", "HEAD"]),
         Route("/images", browse.images, methods=["GET", "HEAD"]),
+        Route("/images/{rest:path}", inspect.route, methods=["GET", "HEAD"]),
+        Route("/images/{rest:path}", inspect.post, methods=["POST"]),
+        Route("/layers/{digest}", deletes.layer, methods=["GET", "HEAD"]),
+        Route("/layers/{digest}", deletes.purge, methods=["POST"]),
         Route("/search", browse.search, methods=["GET", "HEAD"]),
         Route("/signin", console.signin_form, methods=["GET", "HEAD"]),
         Route("/signin", console.signin, methods=["POST"]),
         Route("/signout", console.signout, methods=["POST"]),
+        *admin_routes(
+            manage, console.render, console.session, console.to_signin, console.registry_host
+        ),
+    ]
+    return [
+        *(_guarded(route, home.failure_page) for route in pages),
         Mount("/static", _StaticHeaders(StaticFiles(directory=_STATIC)), name="static"),
     ]
+
+
+def _guarded(route: BaseRoute, failure_page: FailurePage) -> BaseRoute:
+    """The route with its handler's unexpected failures answered by `failure_page`."""
+    if not isinstance(route, Route):
+        return route
+    handler = route.endpoint
+
+    async def guarded(request: Request) -> Response:
+        try:
+            response: Response = await handler(request)
+        except Exception as exc:  # every failure gets the explaining page
+            return await failure_page(request, exc)
+        return response
+
+    return Route(route.path, guarded, methods=list(route.methods or ()), name=route.name)
 
 
 class _StaticHeaders:
@@ -85,12 +127,16 @@ class _StaticHeaders:
 
 class _Console:
     def __init__(
-        self, sessions: SessionService, authenticator: Authenticator, public_url: str | None
+        self,
+        sessions: SessionService,
+        authenticator: Authenticator,
+        public_url: str | None,
+        administers: Callable[[Principal], bool],
     ) -> None:
         self._sessions = sessions
         self._authenticator = authenticator
         self._public_url = public_url
-        self.render = Renderer()
+        self.render = Renderer(administers)
 
     # --- request helpers ------------------------------------------------------------------
 
@@ -98,7 +144,7 @@ class _Console:
         """Whether cookies get `Secure`: the browser reached us over https."""
         return request.url.scheme == "https" or (self._public_url or "").startswith("https:")
 
-    def _registry_host(self, request: Request) -> str:
+    def registry_host(self, request: Request) -> str:
         """The host name clients use in `docker login`: public_url's, else the request's."""
         if self._public_url:
             netloc = urlsplit(self._public_url).netloc
@@ -106,7 +152,7 @@ class _Console:
                 return netloc
         return request.url.netloc
 
-    def _server_url(self, request: Request) -> str:
+    def server_url(self, request: Request) -> str:
         if self._public_url:
             return self._public_url.rstrip("/")
         return f"{request.url.scheme}://{request.url.netloc}"
@@ -224,19 +270,6 @@ class _Console:
         if not csrf_matches(session.csrf_token, given):
             return self.render.plain(403, _CSRF_REFUSED)
         return None
-
-    async def overview(self, request: Request) -> Response:
-        session = await self.session(request)
-        if session is None:
-            return self.to_signin(request)
-        return self.render.page(
-            "overview/page.html",
-            user=session.principal,
-            csrf_token=session.csrf_token,
-            active="overview",
-            host=self._registry_host(request),
-            server_url=self._server_url(request),
-        )
 
 
 def _new_token() -> str:

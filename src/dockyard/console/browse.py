@@ -1,9 +1,8 @@
-"""The Images and Search screens (issue 4, screens 3 and 4): read-only views over the
-management and search services, which already filter to what the caller may read.
+"""The Images and Search screens (issue 4, screens 3 and 4): views over the management and
+search services, which already filter to what the caller may read.
 
-Sorting is by name only: that is the keyset order of `list_repositories` (no OFFSET, so a
-page costs the same at 100,000 repositories). Sorting by last push or size needs keysets of
-their own in the service and is left for later.
+Images are sorted by name, last push or size, each a keyset order of `list_repositories`
+(no OFFSET, so a page costs about the same at 100,000 repositories).
 """
 
 from __future__ import annotations
@@ -13,14 +12,17 @@ from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from dockyard.auth.manage import ManageContext
 from dockyard.auth.manage.namespaces import list_namespaces
-from dockyard.auth.manage.repositories import list_repositories
+from dockyard.auth.manage.repositories import RepositoryOrder, list_repositories
+from dockyard.auth.permissions import role_on
 from dockyard.auth.principals import Principal
+from dockyard.auth.roles import Role
 from dockyard.auth.sessions import Session
 from dockyard.console.rendering import Renderer
+from dockyard.console.urls import image_url, repository_url, tag_url
 from dockyard.registry import search as service
 
 __all__ = ["PAGE_SIZE", "Browse"]
@@ -51,14 +53,20 @@ class Browse:
             return self._to_signin(request)
         namespace = _param(request, "namespace")
         last = _param(request, "last")
+        try:
+            order = RepositoryOrder(request.query_params.get("sort", RepositoryOrder.NAME))
+        except ValueError:
+            order = RepositoryOrder.NAME
         caller = session.principal
         page = await run_in_threadpool(
-            list_repositories, self._manage, caller, namespace, last, PAGE_SIZE
+            list_repositories, self._manage, caller, namespace, last, PAGE_SIZE, order
         )
         namespaces = await run_in_threadpool(list_namespaces, self._manage, caller)
+        query = {"namespace": namespace} if namespace else {}
+        if order is not RepositoryOrder.NAME:
+            query["sort"] = order.value
         next_url = None
         if page.next is not None:
-            query = {"namespace": namespace} if namespace else {}
             next_url = "/images?" + urlencode({**query, "last": page.next})
         return self._render.page(
             "images/page.html",
@@ -70,6 +78,10 @@ class Browse:
             namespace=namespace or "",
             first_page=last is None,
             next_url=next_url,
+            first_url="/images" + ("?" + urlencode(query) if query else ""),
+            sort=order.value,
+            deleted=request.query_params.get("deleted", "")[:_MAX_PARAM],
+            repository_url=repository_url,
         )
 
     async def search(self, request: Request) -> Response:
@@ -79,11 +91,16 @@ class Browse:
         q = request.query_params.get("q")
         result: service.SearchResult | None = None
         error: str | None = None
+        deletable: frozenset[str] = frozenset()
         if q is not None:
             try:
-                result = await run_in_threadpool(_search, self._manage, session.principal, q)
+                result, deletable = await run_in_threadpool(
+                    _search, self._manage, session.principal, q
+                )
             except service.SearchInvalid as err:
                 error = err.message
+        if result is not None and _only_exact_repository(result, q or ""):
+            return RedirectResponse(repository_url(result.repositories[0]), 303)
         return self._render.page(
             "search/page.html",
             400 if error else 200,
@@ -93,12 +110,35 @@ class Browse:
             q=q or "",
             result=result,
             error=error,
+            deletable=deletable,
+            quick=request.query_params.get("quick") == "1" and bool(deletable),
+            flash_deleted=request.query_params.get("deleted", "")[:300],
+            flash_undo=request.query_params.get("undo", "")[:64],
+            flash_restored=request.query_params.get("restored", "")[:300],
+            flash_repository=request.query_params.get("from", "")[:_MAX_PARAM],
+            flash_back="/search?" + urlencode({"q": q or "", "quick": "1"}),
+            repository_url=repository_url,
+            image_url=image_url,
+            tag_url=tag_url,
         )
 
 
-def _search(ctx: ManageContext, caller: Principal, text: str) -> service.SearchResult:
-    """Blocking: the snapshot may need the database too, so both run in the worker."""
-    return service.search(ctx.db, ctx.snapshot(), caller, text)
+def _search(
+    ctx: ManageContext, caller: Principal, text: str
+) -> tuple[service.SearchResult, frozenset[str]]:
+    """The result, and which of its repositories the caller may delete from (admin role).
+    Blocking: the snapshot may need the database too, so both run in the worker."""
+    snapshot = ctx.snapshot()
+    result = service.search(ctx.db, snapshot, caller, text)
+    names = {hit.repository for hit in result.digests} | {hit.repository for hit in result.tags}
+    deletable = frozenset(n for n in names if role_on(snapshot, caller, n) is Role.ADMIN)
+    return result, deletable
+
+
+def _only_exact_repository(result: service.SearchResult, text: str) -> bool:
+    """The search named one repository exactly and found nothing else: open it."""
+    wanted = service.without_registry(text.strip()).lower()
+    return list(result.repositories) == [wanted] and not result.tags and not result.digests
 
 
 def _param(request: Request, name: str) -> str | None:

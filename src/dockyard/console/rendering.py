@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,15 +11,20 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse, Response
 
+from dockyard.auth.principals import Principal
 from dockyard.console.security import PAGE_HEADERS
 
-__all__ = ["Renderer", "ago", "short_digest", "utc"]
+__all__ = ["Renderer", "ago", "filesize", "short_digest", "utc"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
 class Renderer:
-    def __init__(self) -> None:
+    """`administers(user)` says whether the sidebar links to Administration; it must not
+    block (it runs on the event loop, for every page)."""
+
+    def __init__(self, administers: Callable[[Principal], bool] | None = None) -> None:
+        self._administers = administers
         # autoescape=True, not select_autoescape: every template is HTML, whatever its name.
         self._env = Environment(
             loader=FileSystemLoader(_TEMPLATES),
@@ -30,8 +36,21 @@ class Renderer:
         self._env.filters["ago"] = ago
         self._env.filters["utc"] = utc
         self._env.filters["short_digest"] = short_digest
+        self._env.filters["filesize"] = filesize
 
     def page(self, template: str, status: int = 200, **context: Any) -> Response:
+        user = context.get("user")
+        if "administers" not in context:
+            context["administers"] = (
+                isinstance(user, Principal)
+                and self._administers is not None
+                and self._administers(user)
+            )
+        html = self._env.get_template(template).render(**context)
+        return HTMLResponse(html, status, headers=PAGE_HEADERS)
+
+    def fragment(self, template: str, status: int = 200, **context: Any) -> Response:
+        """Part of a page, for htmx to swap in."""
         html = self._env.get_template(template).render(**context)
         return HTMLResponse(html, status, headers=PAGE_HEADERS)
 
@@ -67,3 +86,15 @@ def short_digest(digest: str) -> str:
     """`sha256:` and the first 12 hex characters, as `docker images` shows an image ID."""
     algorithm, _, encoded = digest.partition(":")
     return f"{algorithm}:{encoded[:12]}"
+
+
+def filesize(size: int) -> str:
+    """Bytes as people read them, in powers of 1024 with the IEC names: `12.3 MiB`."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}"
+    return f"{size} B"  # pragma: no cover - the loop returns at TiB

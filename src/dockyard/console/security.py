@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
+
+from dockyard.auth.sessions import SESSION_COOKIE, csrf_matches
 
 __all__ = [
     "CSRF_COOKIE",
@@ -26,11 +27,11 @@ __all__ = [
     "clear_cookie",
     "csrf_matches",
     "read_form",
+    "read_form_pairs",
     "safe_next",
     "set_cookie",
 ]
 
-SESSION_COOKIE = "dockyard_session"
 CSRF_COOKIE = "dockyard_csrf"  # the sign-in form's double-submit half, before a session
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -51,24 +52,23 @@ class FormTooLarge(Exception):
 async def read_form(request: Request) -> dict[str, str]:
     """An `application/x-www-form-urlencoded` body (the only kind the console's forms send);
     anything else reads as an empty form. The first value of a repeated field wins."""
+    form: dict[str, str] = {}
+    for key, value in await read_form_pairs(request):
+        form.setdefault(key, value)
+    return form
+
+
+async def read_form_pairs(request: Request) -> list[tuple[str, str]]:
+    """Every (field, value) of the form in order: for checkboxes sharing one name."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
-        return {}
+        return []
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > _MAX_FORM_BYTES:
             raise FormTooLarge
-    form: dict[str, str] = {}
-    for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
-        form.setdefault(key, value)
-    return form
-
-
-def csrf_matches(expected: str | None, given: str | None) -> bool:
-    if not expected or not given:
-        return False
-    return secrets.compare_digest(expected.encode(), given.encode())
+    return parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
 def safe_next(value: str | None) -> str:
