@@ -27,6 +27,7 @@ from fixtures.v2api import V2, sha256
 _PASSWORD = "deletes-password-1"  # noqa: S105 - a test account
 _READER = "auditor"
 _LEAK = b"AWS_SECRET_ACCESS_KEY=leaked-by-accident"
+_STALE = b"a stale cache layer"
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 assert v2.put_manifest("old/builds", tag, payload).status_code == 201
             payload = v2.image_manifest("old/scratch", [b"scratch"])
             assert v2.put_manifest("old/scratch", "tmp", payload).status_code == 201
+            # a layer the janitor purges while an image still uses it
+            for name in ("old/cache", "old/cache-mirror"):
+                payload = v2.image_manifest(name, [_STALE, name.encode()])
+                assert v2.put_manifest(name, "latest", payload).status_code == 201
             api.add_user(_READER, _PASSWORD)
             api.grant("read", f"user:{_READER}", "old")
         with httpx.Client(base_url=server.url, auth=auth, timeout=60) as client:
@@ -180,6 +185,30 @@ def test_janitor_deletes_a_whole_repository(
     page.get_by_role("button", name="Delete").click()
     expect(page).to_have_url(f"{world.server.url}/images?deleted=old%2Fscratch")
     assert "old/scratch" not in world.http.get("/v2/_catalog").json()["repositories"]
+
+
+def test_janitor_purges_a_layer_with_the_images_using_it(
+    browser_page: Page, world: World, screenshot: Screenshot
+) -> None:
+    page = browser_page
+    stale = sha256(_STALE)
+    sign_in(page, world.server.url, world.server.username, world.server.password)
+    page.goto(f"{world.server.url}/layers/{stale}")
+    images = page.locator("#plan-manifests-table tbody tr")
+    expect(images).to_have_count(2)  # each repository's image stops resolving without it
+    expect(page.locator("#plan-tags-table")).to_contain_text("old/cache:latest")
+    expect(page.locator("#plan-tags-table")).to_contain_text("old/cache-mirror:latest")
+    page.get_by_role("button", name="Purge this layer").click()  # the box is not ticked
+    expect(page.get_by_role("heading", name="Layer purged")).to_have_count(0)
+    assert _tags(world.http, "old/cache") == ["latest"]  # the browser refused to submit
+    page.get_by_label("Also delete the 2 manifests listed above", exact=False).check()
+    screenshot(page, "layer-purge-with-images")
+    page.get_by_role("button", name="Purge this layer").click()
+    expect(page.get_by_role("heading", name="Layer purged")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("2 manifests and 2 tags")
+    for name in ("old/cache", "old/cache-mirror"):
+        assert _tags(world.http, name) == []
+        assert world.http.get(f"/v2/{name}/blobs/{stale}").status_code == 404
 
 
 def test_a_reader_sees_no_delete_controls_and_cannot_forge_one(

@@ -204,11 +204,13 @@ def test_images_sort_by_size_and_last_push_in_keyset_pages(
     # the two pushed repositories hold blobs; the 105 created ahead of a push hold none
     expect(rows.nth(0)).to_contain_text(_LAB)
     expect(rows.nth(1)).to_contain_text(_OPS)
-    expect(rows.nth(2)).to_contain_text(f"{_BULK}/repo-000")
     expect(rows.nth(2)).to_contain_text("0 B")
+    first = set(rows.locator("td:first-child").all_inner_texts())
     page.get_by_role("link", name="Next page").click()
     expect(rows).to_have_count(_BULK_COUNT + 2 - 100)  # the cursor survives equal sizes
-    expect(rows.first).to_contain_text(f"{_BULK}/repo-098")
+    second = set(rows.locator("td:first-child").all_inner_texts())
+    assert not first & second
+    assert len(first | second) == _BULK_COUNT + 2
     page.goto(f"{world.server.url}/images?sort=pushed")
     first_two = {rows.nth(0).inner_text().split()[0], rows.nth(1).inner_text().split()[0]}
     assert first_two == {_LAB, _OPS}  # pushed; the others never were

@@ -420,3 +420,45 @@ def test_a_blob_row_never_outlives_its_file(world: World, fresh: Callable[[str],
         assert _blob_row(world, digest) == on_disk, f"round {round_}"
         if on_disk:
             assert world.v2.http.head(f"/v2/{uploader}/blobs/{digest}").status_code == 200
+
+
+def test_stored_bytes_follow_every_link_and_unlink(
+    world: World, fresh: Callable[[str], str]
+) -> None:
+    """`repository.stored_bytes` (what the Images list sorts by size on) stays equal to the
+    sizes of the blobs linked in each repository through pushes, a mount, a blob delete, a
+    manifest delete and a layer purge."""
+
+    def check(*names: str) -> None:
+        with world.db.read() as conn:
+            for name in names:
+                kept, computed = conn.exec_driver_sql(
+                    "SELECT r.stored_bytes, COALESCE((SELECT SUM(b.size) FROM repository_blob rb"
+                    " JOIN blob b ON b.digest = rb.digest WHERE rb.repository_id = r.id), 0)"
+                    " FROM repository r WHERE r.name = ?",
+                    (name,),
+                ).one()
+                assert kept == computed, name
+
+    first, second = fresh("dl"), fresh("dl")
+    shared, own, loose = os.urandom(300), os.urandom(200), os.urandom(100)
+    image = world.push.image(first, [shared, own], tags=("v1",))
+    world.v2.push_blob(first, shared)  # pushed again: no second count
+    loose_digest = world.v2.push_blob(first, loose)
+    check(first)
+    mounted = world.v2.http.post(
+        f"/v2/{second}/blobs/uploads/", params={"mount": sha256(shared), "from": first}
+    )
+    assert mounted.status_code == 201
+    check(first, second)
+    assert world.v2.http.delete(f"/v2/{first}/blobs/{loose_digest}").status_code == 202
+    check(first)
+    deletes.delete_manifests(world.ctx, world.alice, ADDRESS, first, [image.digest])
+    check(first)
+    deletes.purge_layer(world.ctx, world.alice, ADDRESS, sha256(shared))
+    check(first, second)
+    with world.db.read() as conn:
+        sizes = conn.exec_driver_sql(
+            "SELECT name, stored_bytes FROM repository WHERE name IN (?, ?)", (first, second)
+        ).all()
+    assert {name: size for name, size in sizes}[second] == 0

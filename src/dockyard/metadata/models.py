@@ -72,6 +72,8 @@ class Repository(Base):
     namespace: Mapped[str] = mapped_column(NAME, index=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     pushed_at: Mapped[int | None] = mapped_column(BigInteger, index=True)  # recent pushes
+    # Bytes of the blobs linked in it, each once: kept by every link and unlink, for sorting.
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
     # None: the namespace's policy applies. Otherwise "private", "shared" or "anonymous".
     policy: Mapped[str | None] = mapped_column(String(16))
 

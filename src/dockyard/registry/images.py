@@ -361,7 +361,7 @@ def image_detail(ctx: ManageContext, caller: Principal, name: str, digest: str) 
         tags = queries.tags_on_digests(conn, [digest], readable(snapshot, caller), 500)
         referrers = queries.referrer_rows(conn, repo_id, digest)
         cosign = queries.accessory_tag_names(conn, repo_id, digest)
-        parents = queries.parent_indexes(conn, row.id)
+        parents = queries.parent_indexes(conn, row.id, digest)
         child_sizes = queries.child_sizes(conn, [row.id])
     parsed = _parsed(row.payload, row.media_type)
     annotations = dict(parsed.annotations or {}) if parsed else {}

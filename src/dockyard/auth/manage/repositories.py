@@ -23,10 +23,10 @@ from dockyard.metadata.queries.access import bump_generation
 from dockyard.metadata.queries.repository_details import (
     RepositoryOrder,
     RepositoryRow,
+    cursor_of,
     repository_detail,
     repository_page,
     set_repository_policy,
-    stored_bytes,
 )
 
 __all__ = [
@@ -41,10 +41,10 @@ __all__ = [
 MAX_PAGE = 1000
 
 
-def _view(row: RepositoryRow, size: int | None = None) -> RepositoryView:
+def _view(row: RepositoryRow) -> RepositoryView:
     return RepositoryView(
         row.name, row.namespace, row.policy, row.effective_policy, row.created_at, row.pushed_at,
-        size,
+        row.stored_bytes,
     )  # fmt: skip
 
 
@@ -62,19 +62,10 @@ def list_repositories(
     limit = max(1, min(n, MAX_PAGE))
     with ctx.db.read() as conn:
         rows = repository_page(conn, readable(snapshot, actor), namespace, last, limit + 1, order)
-        sizes = stored_bytes(conn, [row.id for row in rows[:limit]])
     more = len(rows) > limit
     rows = rows[:limit]
-    views = [_view(row, sizes.get(row.id, 0)) for row in rows]
-    return RepositoryPage(views, _cursor(rows[-1], sizes, order) if more else None)
-
-
-def _cursor(row: RepositoryRow, sizes: dict[int, int], order: RepositoryOrder) -> str:
-    if order is RepositoryOrder.PUSHED:
-        return f"{row.pushed_at or 0}:{row.name}"
-    if order is RepositoryOrder.SIZE:
-        return f"{sizes.get(row.id, 0)}:{row.name}"
-    return row.name
+    views = [_view(row) for row in rows]
+    return RepositoryPage(views, cursor_of(rows[-1], order) if more else None)
 
 
 def get_repository(ctx: ManageContext, actor: Principal, name: str) -> RepositoryView:
@@ -84,10 +75,9 @@ def get_repository(ctx: ManageContext, actor: Principal, name: str) -> Repositor
     if role_on(snapshot, actor, name) is not None:
         with ctx.db.read() as conn:
             row = repository_detail(conn, name)
-            size = stored_bytes(conn, [row.id]).get(row.id, 0) if row else 0
     if row is None:
         raise NotFound(f"repository {name} not found")
-    return _view(row, size)
+    return _view(row)
 
 
 def create_repository(
@@ -131,7 +121,7 @@ def create_repository(
         row = repository_detail(conn, name)
     if row is None:  # pragma: no cover - inserted in the same transaction
         raise RuntimeError(f"repository {name} vanished")
-    return _view(row, 0)  # nothing linked yet
+    return _view(row)
 
 
 def set_policy(
@@ -163,7 +153,6 @@ def set_policy(
             {"policy": policy.value if policy else None, "was": row.policy},
         )
         after = repository_detail(conn, name)
-        size = stored_bytes(conn, [after.id]).get(after.id, 0) if after else 0
     if after is None:  # pragma: no cover - updated in the same transaction
         raise RuntimeError(f"repository {name} vanished")
-    return _view(after, size)
+    return _view(after)

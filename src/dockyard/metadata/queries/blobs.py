@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection, delete, exists, select, update
 
-from dockyard.metadata.models import Blob, ManifestReference, RepositoryBlob, table_of
-from dockyard.metadata.queries._upsert import insert_ignore, upsert
+from dockyard.metadata.models import Blob, ManifestReference, Repository, RepositoryBlob, table_of
+from dockyard.metadata.queries._upsert import insert_ignore
 
+_repo = table_of(Repository)
 _blob = table_of(Blob)
 _link = table_of(RepositoryBlob)
 _ref = table_of(ManifestReference)
@@ -26,15 +29,22 @@ def add_blob(conn: Connection, digest: str, size: int, now: int) -> None:
     insert_ignore(conn, _blob, {"digest": digest, "size": size, "created_at": now}, ["digest"])
 
 
+def _size_of(digest: str) -> Any:
+    return select(_blob.c.size).where(_blob.c.digest == digest).scalar_subquery()
+
+
 def link_blob(conn: Connection, repo_id: int, digest: str, now: int) -> None:
-    """Link (or re-link, refreshing the GC grace period) a blob into a repository."""
-    upsert(
-        conn,
-        _link,
-        {"repository_id": repo_id, "digest": digest, "linked_at": now},
-        ["repository_id", "digest"],
-        ["linked_at"],
-    )
+    """Link (or re-link, refreshing the GC grace period) a blob into a repository; a new
+    link adds the blob's size to the repository's `stored_bytes`."""
+    link = {"repository_id": repo_id, "digest": digest, "linked_at": now}
+    if insert_ignore(conn, _link, link, ["repository_id", "digest"]):
+        conn.execute(
+            update(_repo)
+            .where(_repo.c.id == repo_id)
+            .values(stored_bytes=_repo.c.stored_bytes + _size_of(digest))
+        )
+    else:
+        refresh_links(conn, [(repo_id, digest)], now)
 
 
 def refresh_links(conn: Connection, links: list[tuple[int, str]], now: int) -> None:
@@ -55,4 +65,21 @@ def unlink_blob(conn: Connection, repo_id: int, digest: str) -> bool:
     result = conn.execute(
         delete(_link).where(_link.c.repository_id == repo_id, _link.c.digest == digest)
     )
+    if result.rowcount > 0:
+        conn.execute(
+            update(_repo)
+            .where(_repo.c.id == repo_id)
+            .values(stored_bytes=_repo.c.stored_bytes - _size_of(digest))
+        )
     return result.rowcount > 0
+
+
+def unlink_everywhere(conn: Connection, digest: str) -> None:
+    """Unlink a blob from every repository that links it, keeping their `stored_bytes`."""
+    holders = select(_link.c.repository_id).where(_link.c.digest == digest)
+    conn.execute(
+        update(_repo)
+        .where(_repo.c.id.in_(holders))
+        .values(stored_bytes=_repo.c.stored_bytes - _size_of(digest))
+    )
+    conn.execute(delete(_link).where(_link.c.digest == digest))

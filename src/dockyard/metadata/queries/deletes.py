@@ -26,6 +26,7 @@ from dockyard.metadata.models import (
     Upload,
     table_of,
 )
+from dockyard.metadata.queries.blobs import unlink_everywhere
 
 _blob = table_of(Blob)
 _deleted = table_of(DeletedManifest)
@@ -233,7 +234,7 @@ def delete_manifests(conn: Connection, manifest_ids: list[int]) -> None:
 
 def purge_blob(conn: Connection, digest: str) -> None:
     """Unlink a blob from every repository and forget it (its users must be gone)."""
-    conn.execute(delete(_link).where(_link.c.digest == digest))
+    unlink_everywhere(conn, digest)
     conn.execute(delete(_blob).where(_blob.c.digest == digest))
 
 

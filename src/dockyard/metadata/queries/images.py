@@ -349,13 +349,15 @@ def referrer_rows(conn: Connection, repo_id: int, subject: str) -> list[tuple[st
     return [(digest, artifact) for digest, artifact in conn.execute(query)]
 
 
-def parent_indexes(conn: Connection, manifest_id: int) -> list[ParentIndex]:
-    """The indexes that list this manifest, with their bytes (to read attestation entries)."""
-    query = (
-        select(_man.c.digest, _man.c.media_type, _man.c.payload)
-        .select_from(_ref.join(_man, _man.c.id == _ref.c.manifest_id))
-        .where(_ref.c.child_manifest_id == manifest_id)
-        .distinct()
-        .order_by(_man.c.digest)
+def parent_indexes(conn: Connection, manifest_id: int, digest: str) -> list[ParentIndex]:
+    """The indexes that list this manifest (`manifest_id`, `digest`), with their bytes (to
+    read attestation entries). Found through the reference's digest index: most references
+    are not children, so statistics call the child-id index unselective and SQLite would
+    scan the table. Sorted here: an ORDER BY on the digest would walk every manifest."""
+    listing = select(_ref.c.manifest_id).where(
+        _ref.c.digest == digest,
+        _ref.c.kind == "child",
+        _ref.c.child_manifest_id == manifest_id,
     )
-    return [ParentIndex(*row) for row in conn.execute(query)]
+    query = select(_man.c.digest, _man.c.media_type, _man.c.payload).where(_man.c.id.in_(listing))
+    return sorted((ParentIndex(*row) for row in conn.execute(query)), key=lambda p: p.digest)

@@ -8,24 +8,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, func, select, update
+from sqlalchemy import ColumnElement, Connection, Select, func, or_, select, tuple_, update
 
-from dockyard.metadata.models import Blob, Namespace, Repository, RepositoryBlob, table_of
+from dockyard.metadata.models import Namespace, Repository, table_of
 from dockyard.metadata.queries.repositories import RepositoryFilter
 
 __all__ = [
     "RepositoryOrder",
     "RepositoryRow",
+    "cursor_of",
     "repository_detail",
     "repository_page",
     "set_repository_policy",
-    "stored_bytes",
 ]
 
 _repo = table_of(Repository)
 _namespace = table_of(Namespace)
-_link = table_of(RepositoryBlob)
-_blob = table_of(Blob)
 
 
 class RepositoryOrder(enum.StrEnum):
@@ -34,22 +32,22 @@ class RepositoryOrder(enum.StrEnum):
     SIZE = "size"  # most bytes linked first
 
 
-def _stored_bytes(repository_id: ColumnElement[int]) -> Any:
-    """Bytes of the blobs linked in the repository (each blob counted once)."""
-    return (
-        select(func.coalesce(func.sum(_blob.c.size), 0))
-        .select_from(_link.join(_blob, _blob.c.digest == _link.c.digest))
-        .where(_link.c.repository_id == repository_id)
-        .scalar_subquery()
-    )
-
-
 def _order_key(order: RepositoryOrder) -> ColumnElement[int] | None:
+    """The indexed column an order walks backwards; ties go by id, newest first, which is
+    the rowid each index entry already ends with, so no page needs a sort."""
     if order is RepositoryOrder.PUSHED:
-        return func.coalesce(_repo.c.pushed_at, 0)
+        return _repo.c.pushed_at
     if order is RepositoryOrder.SIZE:
-        return _stored_bytes(_repo.c.id)  # type: ignore[no-any-return]
+        return _repo.c.stored_bytes
     return None
+
+
+def cursor_of(row: RepositoryRow, order: RepositoryOrder) -> str:
+    """Where the page after `row` starts: its name, or `<key>:<id>` (`-` for no key)."""
+    if order is RepositoryOrder.NAME:
+        return row.name
+    value = row.pushed_at if order is RepositoryOrder.PUSHED else row.stored_bytes
+    return f"{'-' if value is None else value}:{row.id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +59,7 @@ class RepositoryRow:
     effective_policy: str
     created_at: int
     pushed_at: int | None
+    stored_bytes: int
 
 
 def _query() -> Select[Any]:
@@ -73,6 +72,7 @@ def _query() -> Select[Any]:
         effective,
         _repo.c.created_at,
         _repo.c.pushed_at,
+        _repo.c.stored_bytes,
     ).select_from(_repo.outerjoin(_namespace, _namespace.c.name == _repo.c.namespace))
 
 
@@ -105,32 +105,25 @@ def repository_page(
         if after is not None:
             query = query.where(_repo.c.name > after)
     else:
-        query = query.order_by(key.desc(), _repo.c.name)
+        # DESC puts NULL (never pushed) last in SQLite, as the cursor below expects.
+        query = query.order_by(key.desc(), _repo.c.id.desc())
         cursor = _cursor(after)
         if cursor is not None:
-            value, name = cursor
-            query = query.where((key < value) | ((key == value) & (_repo.c.name > name)))
+            value, last_id = cursor
+            if value is None:
+                query = query.where(key.is_(None), _repo.c.id < last_id)
+            else:
+                query = query.where(
+                    or_(tuple_(key, _repo.c.id) < tuple_(value, last_id), key.is_(None))
+                )
     return [_row(row) for row in conn.execute(query)]
 
 
-def _cursor(after: str | None) -> tuple[int, str] | None:
-    value, sep, name = (after or "").partition(":")
-    if not sep or not value.isdigit():
+def _cursor(after: str | None) -> tuple[int | None, int] | None:
+    value, sep, last_id = (after or "").partition(":")
+    if not sep or not last_id.isdigit() or not (value.isdigit() or value == "-"):
         return None
-    return int(value), name
-
-
-def stored_bytes(conn: Connection, repository_ids: Sequence[int]) -> dict[int, int]:
-    """Bytes of the blobs linked in each repository."""
-    if not repository_ids:
-        return {}
-    query = (
-        select(_link.c.repository_id, func.coalesce(func.sum(_blob.c.size), 0))
-        .select_from(_link.join(_blob, _blob.c.digest == _link.c.digest))
-        .where(_link.c.repository_id.in_(sorted(set(repository_ids))))
-        .group_by(_link.c.repository_id)
-    )
-    return {repository_id: int(total) for repository_id, total in conn.execute(query)}
+    return (None if value == "-" else int(value)), int(last_id)
 
 
 def set_repository_policy(conn: Connection, repository_id: int, policy: str | None) -> None:

@@ -11,7 +11,9 @@ a migration must not depend on the blob store.
 
 `deleted_manifest`: what a console quick-delete removed, kept for its undo window.
 
-An index on `repository.pushed_at`, for the overview's recently pushed repositories.
+An index on `repository.pushed_at`, for the overview's recently pushed repositories, and
+`repository.stored_bytes` (the bytes of the blobs linked in it, kept by every link and unlink
+from now on), computed here once, so that repositories sort by size through an index.
 """
 
 from __future__ import annotations
@@ -27,7 +29,18 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("repository", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("stored_bytes", sa.BigInteger(), server_default="0", nullable=False)
+        )
         batch_op.create_index(batch_op.f("ix_repository_pushed_at"), ["pushed_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_repository_stored_bytes"), ["stored_bytes"], unique=False
+        )
+    op.execute(
+        "UPDATE repository SET stored_bytes = COALESCE((SELECT SUM(blob.size) "
+        "FROM repository_blob JOIN blob ON blob.digest = repository_blob.digest "
+        "WHERE repository_blob.repository_id = repository.id), 0)"
+    )
 
     op.create_table(
         "image_diff_id",
@@ -70,6 +83,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("repository", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_repository_stored_bytes"))
         batch_op.drop_index(batch_op.f("ix_repository_pushed_at"))
+        batch_op.drop_column("stored_bytes")
     op.drop_table("deleted_manifest")
     op.drop_table("image_diff_id")
