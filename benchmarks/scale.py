@@ -96,8 +96,8 @@ def seed(db_path: Path, repositories: int, tags_per_repository: int) -> float:
             [(f"team{n:03d}", now) for n in range(_NAMESPACES)],
         )
     statements = [
-        ("INSERT INTO repository (id, name, namespace, created_at, pushed_at) "
-         "VALUES (?, ?, ?, ?, ?)",
+        ("INSERT INTO repository (id, name, namespace, created_at, pushed_at, stored_bytes) "
+         "VALUES (?, ?, ?, ?, ?, 1100)",  # its config (100) and layer (1000), linked below
          ((i + 1, f"team{i % _NAMESPACES:03d}/app-{i:06d}", f"team{i % _NAMESPACES:03d}",
            now, now - i) for i in range(repositories))),
         ("INSERT INTO blob (digest, size, created_at) VALUES (?, ?, ?)",
