@@ -53,6 +53,7 @@ def test_layer_digest(client: httpx.Client, content: dict[str, str]) -> None:
                 "matched_digest": LAYER,
                 "tags": ["1.0.1"],
                 "index_tags": ["1.0", "latest"],
+                "more_tags": 0,
             }
         ],
         "truncated": False,
@@ -75,6 +76,7 @@ def test_layer_diff_id(client: httpx.Client, content: dict[str, str]) -> None:
                 "matched_digest": DIFF_ID,
                 "tags": ["1.0.1"],
                 "index_tags": ["1.0", "latest"],
+                "more_tags": 0,
             }
         ], q
     everywhere = client.get("/api/v1/search", params={"q": DIFF_ID}, auth=SARAH).json()

@@ -16,7 +16,13 @@ from dockyard.auth.manage.repositories import create_repository
 from dockyard.auth.principals import Principal
 from dockyard.metadata.db import Database
 from dockyard.metadata.queries.diff_ids import add_diff_ids
-from dockyard.registry.search import DigestResult, SearchInvalid, SearchResult, search
+from dockyard.registry.search import (
+    MAX_TAGS_SHOWN,
+    DigestResult,
+    SearchInvalid,
+    SearchResult,
+    search,
+)
 from dockyard.registry.services import RegistryServices
 from fixtures.manage import OPERATOR, add_user
 from fixtures.search_content import fake_digest, hex_digest, push_image, store_image, store_index
@@ -90,6 +96,14 @@ def test_a_pasted_pull_reference(ctx: ManageContext) -> None:
     found = _find(ctx, OPERATOR, f"registry.example.com/dev/app@{digest}")
     assert [(d.repository, d.match) for d in found.digests] == [("dev/app", "manifest")]
     assert _find(ctx, OPERATOR, "dev/app").repositories == ("dev/app",)  # no host: kept
+
+
+def test_tags_per_digest_result_are_capped(ctx: ManageContext) -> None:
+    many = tuple(f"build-{i:03d}" for i in range(MAX_TAGS_SHOWN + 5))
+    digest = store_image(ctx.db, "ci/app", config=CONFIG, layers=[], tags=many)
+    (found,) = _find(ctx, OPERATOR, digest).digests
+    assert found.tags == many[:MAX_TAGS_SHOWN]
+    assert found.more_tags == 5
 
 
 def test_full_manifest_digest(ctx: ManageContext) -> None:

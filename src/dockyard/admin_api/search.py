@@ -38,6 +38,9 @@ class SearchDigestOut(BaseModel):
     matched_digest: str = Field(description="The digest that matched the search text.")
     tags: list[str] = Field(description="Tags pointing at this manifest.")
     index_tags: list[str] = Field(description="Tags of the indexes that list this manifest.")
+    more_tags: int = Field(
+        0, description="Tags left out of the two lists above (each shows at most 20)."
+    )
 
 
 class SearchOut(BaseModel):
@@ -67,6 +70,7 @@ class SearchOut(BaseModel):
                     matched_digest=d.matched_digest,
                     tags=list(d.tags),
                     index_tags=list(d.index_tags),
+                    more_tags=d.more_tags,
                 )
                 for d in result.digests
             ],

@@ -62,6 +62,8 @@ def _digest_row(match: dict[str, Any]) -> list[str]:
     via_index = ", ".join(match.get("index_tags", []))
     if via_index:
         tags = f"{tags}; index: {via_index}" if tags else f"index: {via_index}"
+    if match.get("more_tags"):
+        tags = f"{tags} and {match['more_tags']} more"
     return [
         match["repository"],
         match["manifest"],

@@ -33,6 +33,7 @@ __all__ = [
     "MATCH_LABELS",
     "MAX_LIMIT",
     "MAX_QUERY_LENGTH",
+    "MAX_TAGS_SHOWN",
     "MIN_DIGEST_HEX",
     "DigestResult",
     "SearchInvalid",
@@ -46,6 +47,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_QUERY_LENGTH = 256
 MIN_DIGEST_HEX = 6  # fewer hex characters match too much to mean a digest
+MAX_TAGS_SHOWN = 20  # per result: a CI image can carry thousands of tags
 
 # What each lookup is called in answers, in the order answers list them.
 MATCH_LABELS = {
@@ -77,8 +79,9 @@ class DigestResult:
     media_type: str
     match: str  # a MATCH_LABELS value
     matched_digest: str
-    tags: tuple[str, ...]  # pointing at this manifest
-    index_tags: tuple[str, ...]  # pointing at an index that lists this manifest
+    tags: tuple[str, ...]  # pointing at this manifest (the first MAX_TAGS_SHOWN)
+    index_tags: tuple[str, ...]  # pointing at an index that lists this manifest (likewise)
+    more_tags: int = 0  # left out of the two above
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,10 @@ def _digest_prefix(text: str) -> str | None:
     if not MIN_DIGEST_HEX <= len(encoded) <= length:
         return None
     return f"{algorithm}:{encoded}"
+
+
+def _beyond(names: list[str] | tuple[str, ...]) -> int:
+    return max(0, len(names) - MAX_TAGS_SHOWN)
 
 
 def without_registry(text: str) -> str:
@@ -190,8 +197,10 @@ def search(
             media_type=hit.media_type,
             match=MATCH_LABELS[match],
             matched_digest=hit.matched_digest,
-            tags=tuple(own_tags.get(hit.manifest_id, ())),
-            index_tags=tuple(index_tags.get(hit.manifest_id, ())),
+            tags=tuple(own_tags.get(hit.manifest_id, ())[:MAX_TAGS_SHOWN]),
+            index_tags=tuple(index_tags.get(hit.manifest_id, ())[:MAX_TAGS_SHOWN]),
+            more_tags=_beyond(own_tags.get(hit.manifest_id, ()))
+            + _beyond(index_tags.get(hit.manifest_id, ())),
         )
         for match, hit in hits
     )
