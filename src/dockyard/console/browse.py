@@ -21,6 +21,7 @@ from dockyard.auth.permissions import role_on
 from dockyard.auth.principals import Principal
 from dockyard.auth.roles import Role
 from dockyard.auth.sessions import Session
+from dockyard.console.flash import read_flash
 from dockyard.console.rendering import Renderer
 from dockyard.console.urls import image_url, repository_url, tag_url
 from dockyard.registry import search as service
@@ -80,7 +81,7 @@ class Browse:
             next_url=next_url,
             first_url="/images" + ("?" + urlencode(query) if query else ""),
             sort=order.value,
-            deleted=request.query_params.get("deleted", "")[:_MAX_PARAM],
+            deleted=read_flash(request, session.csrf_token).get("deleted", ""),
             repository_url=repository_url,
         )
 
@@ -99,6 +100,7 @@ class Browse:
                 )
             except service.SearchInvalid as err:
                 error = err.message
+        flash = read_flash(request, session.csrf_token)
         if result is not None and _only_exact_repository(result, q or ""):
             return RedirectResponse(repository_url(result.repositories[0]), 303)
         return self._render.page(
@@ -112,9 +114,9 @@ class Browse:
             error=error,
             deletable=deletable,
             quick=request.query_params.get("quick") == "1" and bool(deletable),
-            flash_deleted=request.query_params.get("deleted", "")[:300],
-            flash_undo=request.query_params.get("undo", "")[:64],
-            flash_restored=request.query_params.get("restored", "")[:300],
+            flash_deleted=flash.get("deleted", ""),
+            flash_undo=flash.get("undo", ""),
+            flash_restored=flash.get("restored", ""),
             flash_repository=request.query_params.get("from", "")[:_MAX_PARAM],
             flash_back="/search?" + urlencode({"q": q or "", "quick": "1"}),
             repository_url=repository_url,

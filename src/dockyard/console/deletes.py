@@ -25,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 from dockyard.auth.errors import AccessError, Conflict, Forbidden, InvalidRequest, NotFound
 from dockyard.auth.manage import ManageContext
 from dockyard.auth.sessions import Session
+from dockyard.console.flash import flash_query
 from dockyard.console.rendering import Renderer
 from dockyard.console.security import (
     CSRF_FIELD,
@@ -181,8 +182,9 @@ class Deletes:
         except AccessError as error:
             return self._refusal(session, error)
         if result.plan.kind is DeleteKind.REPOSITORY:
-            return RedirectResponse("/images?" + urlencode({"deleted": name}), 303)
-        query = {"deleted": _summary(result.plan)}
+            flash = flash_query(session.csrf_token, deleted=f"Deleted the repository {name}.")
+            return RedirectResponse("/images?" + urlencode(flash), 303)
+        query = flash_query(session.csrf_token, deleted=_summary(result.plan))
         return RedirectResponse(f"{repository_url(name)}?{urlencode(query)}", 303)
 
     # --- quick delete and undo --------------------------------------------------------------
@@ -232,7 +234,7 @@ class Deletes:
                 back=back,
                 csrf_token=session.csrf_token,
             )
-        query = {"deleted": summary, **({"undo": result.undo} if result.undo else {})}
+        query = flash_query(session.csrf_token, deleted=summary, undo=result.undo or "")
         separator = "&" if "?" in back else "?"
         return RedirectResponse(f"{back}{separator}{urlencode(query)}", 303)
 
@@ -258,7 +260,7 @@ class Deletes:
             return self._refusal(session, error)
         what = ", ".join(tag.tag for tag in restored.tags) or f"{len(restored.manifests)} image(s)"
         separator = "&" if "?" in back else "?"
-        target = f"{back}{separator}{urlencode({'restored': what})}"
+        target = f"{back}{separator}{urlencode(flash_query(session.csrf_token, restored=what))}"
         if request.headers.get("hx-request"):  # htmx follows this header, not a 303
             return Response(status_code=204, headers={"HX-Redirect": target})
         return RedirectResponse(target, 303)

@@ -24,6 +24,7 @@ from dockyard.auth.manage import ManageContext
 from dockyard.auth.roles import Role
 from dockyard.auth.sessions import Session
 from dockyard.console.deletes import Deletes
+from dockyard.console.flash import read_flash, without_flash
 from dockyard.console.rendering import Renderer
 from dockyard.console.urls import image_url, repository_url, tag_url
 from dockyard.registry import images
@@ -32,7 +33,6 @@ from dockyard.registry.images import TagSort
 __all__ = ["Inspect"]
 
 _SEPARATOR = "/-/"
-_FLASH_MAX = 300
 
 
 class Inspect:
@@ -96,14 +96,14 @@ class Inspect:
         return Response("Not Found", 404, media_type="text/plain")
 
     def _common(self, request: Request, session: Session, role: Role) -> dict[str, Any]:
-        params = request.query_params
+        flash = read_flash(request, session.csrf_token)
         return {
-            "quick": params.get("quick") == "1" and role is Role.ADMIN,
-            "flash_deleted": params.get("deleted", "")[:_FLASH_MAX],
-            "flash_undo": params.get("undo", "")[:64],
-            "flash_restored": params.get("restored", "")[:_FLASH_MAX],
+            "quick": request.query_params.get("quick") == "1" and role is Role.ADMIN,
+            "flash_deleted": flash.get("deleted", ""),
+            "flash_undo": flash.get("undo", ""),
+            "flash_restored": flash.get("restored", ""),
             "flash_repository": request.path_params["rest"].partition(_SEPARATOR)[0].strip("/"),
-            "flash_back": request.url.path + "?" + _without_flash(request),
+            "flash_back": request.url.path + "?" + urlencode(without_flash(request)),
             "user": session.principal,
             "csrf_token": session.csrf_token,
             "active": "images",
@@ -153,13 +153,3 @@ def _offset(text: str | None) -> int:
         return max(0, min(int(text or 0), 10_000_000))
     except ValueError:
         return 0
-
-
-def _without_flash(request: Request) -> str:
-    """The page's query without the one-time flash parameters, for links back to it."""
-    kept = [
-        (key, value)
-        for key, value in request.query_params.multi_items()
-        if key not in ("deleted", "undo", "restored")
-    ]
-    return urlencode(kept)
