@@ -23,7 +23,7 @@ from dockyard.auth.roles import Role
 from dockyard.auth.sessions import Session
 from dockyard.console.flash import read_flash
 from dockyard.console.rendering import Renderer
-from dockyard.console.urls import image_url, repository_url, tag_url
+from dockyard.console.urls import image_url, layer_url, repository_url, tag_url
 from dockyard.registry import search as service
 
 __all__ = ["PAGE_SIZE", "Browse"]
@@ -121,6 +121,7 @@ class Browse:
             flash_back="/search?" + urlencode({"q": q or "", "quick": "1"}),
             repository_url=repository_url,
             image_url=image_url,
+            layer_url=layer_url,
             tag_url=tag_url,
         )
 

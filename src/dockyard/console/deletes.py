@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 
 from dockyard.auth.errors import AccessError, Conflict, Forbidden, InvalidRequest, NotFound
 from dockyard.auth.manage import ManageContext
+from dockyard.auth.principals import Principal
 from dockyard.auth.sessions import Session
 from dockyard.console.flash import flash_query
 from dockyard.console.rendering import Renderer
@@ -35,10 +36,10 @@ from dockyard.console.security import (
     read_form_pairs,
     safe_next,
 )
-from dockyard.console.urls import image_url, repository_url, tag_url
+from dockyard.console.urls import image_url, layer_url, repository_url, tag_url
 from dockyard.registry import deletes as service
 from dockyard.registry import images
-from dockyard.registry.deletes import DeleteKind, DeletePlan
+from dockyard.registry.deletes import DeleteKind, DeletePlan, DeleteResult
 
 __all__ = ["Deletes"]
 
@@ -125,20 +126,7 @@ class Deletes:
                     images.digests_of_tags, self._manage, caller, name, tags
                 )
                 tags = []
-            if kind == DeleteKind.TAG and tags:
-                plan = await run_in_threadpool(
-                    service.plan_tag_delete, self._manage, caller, name, tags
-                )
-            elif kind == DeleteKind.MANIFEST and digests:
-                plan = await run_in_threadpool(
-                    service.plan_manifest_delete, self._manage, caller, name, digests
-                )
-            elif kind == DeleteKind.REPOSITORY:
-                plan = await run_in_threadpool(
-                    service.plan_repository_delete, self._manage, caller, name
-                )
-            else:
-                return self._refusal(session, InvalidRequest("Choose something to delete."))
+            plan = await run_in_threadpool(_plan, self._manage, caller, name, kind, tags, digests)
         except AccessError as error:
             return self._refusal(session, error)
         return self._page(
@@ -165,20 +153,9 @@ class Deletes:
         digests = [value for key, value in posted if key == "digest"][:_MAX_SELECTED]
         caller, address = session.principal, self._address(request)
         try:
-            if kind == DeleteKind.TAG and tags:
-                result = await run_in_threadpool(
-                    service.delete_tags, self._manage, caller, address, name, tags
-                )
-            elif kind == DeleteKind.MANIFEST and digests:
-                result = await run_in_threadpool(
-                    service.delete_manifests, self._manage, caller, address, name, digests
-                )
-            elif kind == DeleteKind.REPOSITORY:
-                result = await run_in_threadpool(
-                    service.delete_repository, self._manage, caller, address, name
-                )
-            else:
-                return self._refusal(session, InvalidRequest("Choose something to delete."))
+            result = await run_in_threadpool(
+                _delete, self._manage, caller, address, name, kind, tags, digests
+            )
         except AccessError as error:
             return self._refusal(session, error)
         if result.plan.kind is DeleteKind.REPOSITORY:
@@ -284,7 +261,7 @@ class Deletes:
             "deletes/layer.html",
             plan=plan,
             digest=digest,
-            action="/layers/" + quote(digest, safe=":"),
+            action=layer_url(digest),
             purged=request.query_params.get("purged"),
         )
 
@@ -312,6 +289,38 @@ class Deletes:
         except AccessError as error:
             return self._refusal(session, error)
         return self._page(session, "deletes/purged.html", plan=result.plan, digest=digest)
+
+
+def _plan(
+    ctx: ManageContext, caller: Principal, name: str, kind: str, tags: list[str], digests: list[str]
+) -> DeletePlan:
+    """What the delete a confirmation page names would take (blocking)."""
+    if kind == DeleteKind.TAG and tags:
+        return service.plan_tag_delete(ctx, caller, name, tags)
+    if kind == DeleteKind.MANIFEST and digests:
+        return service.plan_manifest_delete(ctx, caller, name, digests)
+    if kind == DeleteKind.REPOSITORY:
+        return service.plan_repository_delete(ctx, caller, name)
+    raise InvalidRequest("Choose something to delete.")
+
+
+def _delete(
+    ctx: ManageContext,
+    caller: Principal,
+    address: str | None,
+    name: str,
+    kind: str,
+    tags: list[str],
+    digests: list[str],
+) -> DeleteResult:
+    """The confirmed delete (blocking); the same choices as `_plan`."""
+    if kind == DeleteKind.TAG and tags:
+        return service.delete_tags(ctx, caller, address, name, tags)
+    if kind == DeleteKind.MANIFEST and digests:
+        return service.delete_manifests(ctx, caller, address, name, digests)
+    if kind == DeleteKind.REPOSITORY:
+        return service.delete_repository(ctx, caller, address, name)
+    raise InvalidRequest("Choose something to delete.")
 
 
 def _summary(plan: DeletePlan) -> str:

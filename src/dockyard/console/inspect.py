@@ -26,7 +26,7 @@ from dockyard.auth.sessions import Session
 from dockyard.console.deletes import Deletes
 from dockyard.console.flash import read_flash, without_flash
 from dockyard.console.rendering import Renderer
-from dockyard.console.urls import image_url, repository_url, tag_url
+from dockyard.console.urls import image_url, layer_url, repository_url, tag_url
 from dockyard.registry import images
 from dockyard.registry.images import TagSort
 
@@ -113,6 +113,7 @@ class Inspect:
             "repository_url": repository_url,
             "tag_url": tag_url,
             "image_url": image_url,
+            "layer_url": layer_url,
         }
 
     async def _repository(self, request: Request, session: Session, name: str) -> Response:

@@ -63,9 +63,9 @@ class ImageConfig:
             parts.append(self.variant)
         return "/".join(parts)
 
-    def layer_history(self) -> list[HistoryEntry | None]:
-        """The history entry that made each layer, in layer order (entries with
-        `empty_layer` made no layer). None where the history is shorter than the layers."""
+    def layer_history(self) -> list[HistoryEntry]:
+        """The history entries that made layers, in layer order (entries with `empty_layer`
+        made none); shorter than the layers when the history is incomplete."""
         return [entry for entry in self.history if not entry.empty_layer]
 
 

@@ -21,6 +21,7 @@ from dockyard.auth.manage.context import ManageContext
 from dockyard.auth.permissions import readable, role_on
 from dockyard.auth.principals import Principal
 from dockyard.auth.roles import Role
+from dockyard.auth.snapshot import AccessSnapshot
 from dockyard.metadata.queries import images as queries
 from dockyard.metadata.queries.images import ImageTag, TagEventRow, TagSort
 from dockyard.metadata.queries.repositories import repository_id
@@ -166,8 +167,8 @@ class ImageDetail:
     indexes: tuple[str, ...]  # indexes in this repository that list it
 
 
-def _readable_role(ctx: ManageContext, caller: Principal, name: str) -> Role:
-    role = role_on(ctx.snapshot(), caller, name)
+def _readable_role(snapshot: AccessSnapshot, caller: Principal, name: str) -> Role:
+    role = role_on(snapshot, caller, name)
     if role is None:
         raise NotFound(f"repository {name} not found")
     return role
@@ -226,8 +227,8 @@ def _platforms(parsed: ParsedManifest | None) -> list[Platform]:
 def repository_page(
     ctx: ManageContext, caller: Principal, name: str, sort: TagSort, offset: int
 ) -> RepositoryPage:
-    role = _readable_role(ctx, caller, name)
     snapshot = ctx.snapshot()
+    role = _readable_role(snapshot, caller, name)
     with ctx.db.read() as conn:
         repository = repository_detail(conn, name)
         if repository is None:
@@ -269,8 +270,8 @@ def repository_page(
 
 
 def tag_detail(ctx: ManageContext, caller: Principal, name: str, tag: str) -> TagDetail:
-    role = _readable_role(ctx, caller, name)
     snapshot = ctx.snapshot()
+    role = _readable_role(snapshot, caller, name)
     with ctx.db.read() as conn:
         repo_id = repository_id(conn, name)
         if repo_id is None:
@@ -291,7 +292,7 @@ def tag_detail(ctx: ManageContext, caller: Principal, name: str, tag: str) -> Ta
 
 def digests_of_tags(ctx: ManageContext, caller: Principal, name: str, tags: list[str]) -> list[str]:
     """The digests the tags point at (each once, in the tags' order); missing tags skipped."""
-    _readable_role(ctx, caller, name)
+    _readable_role(ctx.snapshot(), caller, name)
     found: list[str] = []
     with ctx.db.read() as conn:
         repo_id = repository_id(conn, name)
@@ -350,8 +351,8 @@ def _accessory_kind(artifact_type: str | None, tag: str | None = None) -> str:
 
 
 def image_detail(ctx: ManageContext, caller: Principal, name: str, digest: str) -> ImageDetail:
-    role = _readable_role(ctx, caller, name)
     snapshot = ctx.snapshot()
+    role = _readable_role(snapshot, caller, name)
     with ctx.db.read() as conn:
         repo_id = repository_id(conn, name)
         row = queries.manifest_detail(conn, repo_id, digest) if repo_id is not None else None
