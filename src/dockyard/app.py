@@ -6,6 +6,8 @@ import contextlib
 import json
 import logging
 import os
+import random
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -33,8 +35,8 @@ from dockyard.distribution.token import TokenEndpoint
 from dockyard.forwarded import ForwardedClient
 from dockyard.logs import configure_logging
 from dockyard.metadata.db import Database
-from dockyard.observability import RequestObserver, metrics_endpoint
-from dockyard.registry import diff_ids
+from dockyard.observability import RequestObserver, metrics_endpoint, observe_gc_run
+from dockyard.registry import diff_ids, gc
 from dockyard.registry.context import Limits, RegistryContext
 from dockyard.registry.services import RegistryServices
 from dockyard.storage.base import BlobStore
@@ -42,7 +44,7 @@ from dockyard.storage.filesystem import FilesystemBlobStore
 
 __all__ = ["create_app", "create_app_from_env"]
 
-_UPLOAD_EXPIRY_INTERVAL_SECONDS = 3600
+_GC_FIRST_DELAY_SECONDS = 60  # after start: let the server settle first
 _log = logging.getLogger("dockyard")
 
 
@@ -51,6 +53,7 @@ class _Parts:
     db: Database
     services: RegistryServices
     store: BlobStore
+    manage: ManageContext
 
 
 @dataclass
@@ -70,7 +73,7 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
     limits = Limits(
         max_manifest_bytes=settings.max_manifest_bytes,
         max_page_size=settings.max_page_size,
-        upload_expiry_seconds=settings.upload_expiry_hours * 3600,
+        in_flight_seconds=settings.gc_in_flight_seconds,
     )
     services = RegistryServices.build(RegistryContext(db, store, limits))
     access_cache = AccessCache(db)
@@ -93,8 +96,9 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
         settings.body_idle_timeout_seconds,
     )  # fmt: skip
     manage = ManageContext.from_settings(
-        db, settings, access=access_cache, store=store, directories=directories
-    )
+        db, settings, access=access_cache, store=store, directories=directories,
+        gc_observer=observe_gc_run,
+    )  # fmt: skip
     sessions = SessionService(db, access_cache, idle_seconds=settings.console_idle_minutes * 60)
     faces = _Faces(
         distribution=api,
@@ -107,7 +111,7 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
             public_url=settings.public_url,
         ),
     )
-    return _Parts(db, services, store), faces
+    return _Parts(db, services, store, manage), faces
 
 
 def create_app(settings: Settings) -> ASGIApp:
@@ -139,12 +143,15 @@ def create_app(settings: Settings) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stopping = threading.Event()
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_expire_uploads, parts.services)
+            if settings.gc_interval_minutes > 0:
+                tasks.start_soon(_collect_garbage, parts.manage, stopping)
             tasks.start_soon(_backfill_diff_ids, parts)
             try:
                 yield
             finally:
+                stopping.set()  # a collection in progress stops after its batch
                 tasks.cancel_scope.cancel()
         parts.db.close()
 
@@ -176,15 +183,18 @@ def create_app(settings: Settings) -> ASGIApp:
     return observed
 
 
-async def _expire_uploads(services: RegistryServices) -> None:
-    while True:
+async def _collect_garbage(manage: ManageContext, stopping: threading.Event) -> None:
+    """Scheduled garbage collection (and upload expiry): every worker tries, the lease and
+    the last run's time pick one per interval across workers and replicas."""
+    interval = manage.gc.interval_seconds
+    jitter = random.random()  # noqa: S311 - spreads workers out; nothing secret
+    await anyio.sleep(min(_GC_FIRST_DELAY_SECONDS, interval) * (1 + jitter))
+    while not stopping.is_set():
         try:
-            removed = await services.uploads.expire()
-            if removed:
-                _log.info("expired abandoned uploads", extra={"fields": {"count": removed}})
-        except Exception:  # a failed sweep must not stop the server; the next one retries
-            _log.exception("upload expiry failed")
-        await anyio.sleep(_UPLOAD_EXPIRY_INTERVAL_SECONDS)
+            await anyio.to_thread.run_sync(gc.run_scheduled, manage, stopping)
+        except Exception:  # a failed run must not stop the server; the next one retries
+            _log.exception("scheduled garbage collection failed")
+        await anyio.sleep(interval * (0.9 + 0.2 * random.random()))  # noqa: S311 - as above
 
 
 async def _backfill_diff_ids(parts: _Parts) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["SETTINGS_ENV", "DirectoryConfig", "Settings", "load_settings"]
+__all__ = ["SETTINGS_ENV", "DirectoryConfig", "GcSettings", "Settings", "load_settings"]
 
 SETTINGS_ENV = "DOCKYARD_RESOLVED_SETTINGS"  # how `dockyard serve` hands settings to workers
 
@@ -74,6 +75,17 @@ class DirectoryConfig(BaseModel):
         return self.bind_password.get_secret_value() if self.bind_password else None
 
 
+@dataclass(frozen=True, slots=True)
+class GcSettings:
+    """What garbage collection is told (Settings' `gc_*` fields, `upload_expiry_hours`)."""
+
+    grace_seconds: int = 86_400
+    in_flight_seconds: int = 3_600
+    untagged: bool = True
+    interval_seconds: int = 3_600
+    upload_expiry_seconds: int = 72 * 3600
+
+
 class Settings(BaseSettings):
     """Everything Dockyard can be told. Env `DOCKYARD_<FIELD>` overrides the file."""
 
@@ -120,6 +132,30 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a tag or manifest delete made in the console or the admin API "
         "may be undone by whoever made it (0: never).",
+    )
+    gc_grace_seconds: int = Field(
+        86_400,
+        ge=0,
+        description="Garbage collection removes what became unreachable (an untagged "
+        "manifest, a blob no manifest uses) only this long after it did.",
+    )
+    gc_in_flight_seconds: int = Field(
+        3_600,
+        ge=0,
+        description="Whatever the grace, content a client touched this recently (a blob "
+        "uploaded, mounted or HEADed, a manifest pushed or fetched by digest) is never "
+        "collected: a push in flight may still reference it.",
+    )
+    gc_untagged: bool = Field(
+        True,
+        description="Collect manifests no tag, kept index or kept subject reaches; off: only "
+        "blobs of deleted manifests are collected.",
+    )
+    gc_interval_minutes: int = Field(
+        60,
+        ge=0,
+        description="Run garbage collection (and expire abandoned uploads) this often in "
+        "the server; 0: only on demand (`dockyard gc`, the console, the API).",
     )
     directories: list[DirectoryConfig] = Field(
         default_factory=list,
@@ -176,6 +212,16 @@ class Settings(BaseSettings):
             if directory.bind_password is not None:
                 dumped["bind_password"] = directory.bind_password.get_secret_value()
         return json.dumps(data)
+
+    @property
+    def gc(self) -> GcSettings:
+        return GcSettings(
+            grace_seconds=self.gc_grace_seconds,
+            in_flight_seconds=self.gc_in_flight_seconds,
+            untagged=self.gc_untagged,
+            interval_seconds=self.gc_interval_minutes * 60,
+            upload_expiry_seconds=self.upload_expiry_hours * 3600,
+        )
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard.distribution.paths import ROUTE_KEY
 
-__all__ = ["RequestObserver", "metrics_endpoint"]
+__all__ = ["RequestObserver", "metrics_endpoint", "observe_gc_run"]
 
 REQUESTS = Counter(
     "dockyard_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -36,7 +36,35 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120),
 )
+GC_RUNS = Counter("dockyard_gc_runs_total", "Garbage collection runs finished", ["mode", "status"])
+GC_DURATION = Histogram(
+    "dockyard_gc_run_duration_seconds",
+    "How long a garbage collection run took",
+    ["mode"],
+    buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
+)
+GC_EXAMINED = Counter(
+    "dockyard_gc_examined_total", "Candidates garbage collection examined", ["kind"]
+)
+GC_REMOVED = Counter("dockyard_gc_removed_total", "What garbage collection removed", ["kind"])
+GC_FREED = Counter(
+    "dockyard_gc_freed_bytes_total", "Bytes garbage collection freed (the store confirmed)"
+)
 _log = logging.getLogger("dockyard.access")
+
+
+def observe_gc_run(outcome: str, figures: dict[str, int], seconds: float) -> None:
+    """ManageContext.gc_observer: `outcome` is "<mode>:<status>"."""
+    mode, _, status = outcome.partition(":")
+    GC_RUNS.labels(mode, status).inc()
+    GC_DURATION.labels(mode).observe(seconds)
+    if mode != "collect":
+        return  # a dry run or a verification removes nothing
+    for kind in ("manifests", "blobs"):
+        GC_EXAMINED.labels(kind).inc(figures.get(f"{kind}_examined", 0))
+    for kind in ("manifests", "blobs", "links", "uploads"):
+        GC_REMOVED.labels(kind).inc(figures.get(f"{kind}_removed", 0))
+    GC_FREED.inc(figures.get("bytes_freed", 0) + figures.get("upload_bytes_freed", 0))
 
 
 _NAMED_PATHS = {"/auth/token": "auth_token", "/healthz": "healthz", "/readyz": "readyz",

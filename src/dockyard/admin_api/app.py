@@ -12,6 +12,7 @@ from swagger_ui_bundle import swagger_ui_path
 from dockyard import __version__
 from dockyard.admin_api import audit, grants, groups, namespaces, repositories, robots, tokens
 from dockyard.admin_api import deletes as delete_routes
+from dockyard.admin_api import gc as gc_routes
 from dockyard.admin_api import images as image_routes
 from dockyard.admin_api import search as search_routes
 from dockyard.admin_api import users as users_routes
@@ -48,7 +49,7 @@ def create_admin_api(
     app.state.admin = ApiState(context, authenticator, operator, sessions)
     install_error_handlers(app)
     routers = (users_routes, groups, namespaces, repositories, grants, robots, tokens, audit)
-    for module in (*routers, search_routes, delete_routes, image_routes):
+    for module in (*routers, search_routes, delete_routes, image_routes, gc_routes):
         app.include_router(module.router)
     return app
 

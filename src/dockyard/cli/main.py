@@ -10,6 +10,7 @@ from dockyard import __version__
 from dockyard.cli import (
     audit,
     deletes,
+    gc,
     grants,
     groups,
     namespaces,
@@ -41,6 +42,7 @@ app.command("audit")(audit.audit)
 app.command("search")(search.search)
 app.command("delete")(deletes.delete)
 app.command("undo-delete")(deletes.undo_delete)
+app.command("gc")(gc.gc)
 
 
 def _version(value: bool) -> None:

@@ -329,7 +329,7 @@ class DistributionApi:
 
     async def _get_blob(self, request: Request, route: Route) -> Response:
         digest = parse_digest(route.reference)
-        blob = await self._services.blobs.stat(route.name, digest)
+        blob = await self._services.blobs.stat(route.name, digest, touch=request.method == "HEAD")
         headers = {
             "Docker-Content-Digest": digest,
             "ETag": f'"{digest}"',

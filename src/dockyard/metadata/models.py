@@ -34,8 +34,13 @@ __all__ = [
     "Blob",
     "ConsoleSession",
     "DeletedManifest",
+    "GcBlobReview",
+    "GcManifestReview",
+    "GcRun",
+    "GcRunItem",
     "GroupMember",
     "ImageDiffId",
+    "JobLease",
     "LoginFailure",
     "Manifest",
     "ManifestReference",
@@ -396,6 +401,80 @@ class DeletedManifest(Base):
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     deleted_at: Mapped[int] = mapped_column(BigInteger, index=True)
     deleted_by: Mapped[str | None] = mapped_column(NAME)
+
+
+class GcManifestReview(Base):
+    """A manifest garbage collection must look at: it lost a tag, was pushed without one,
+    or an index listing it or its subject went. `since`: when it became unreachable (grace
+    counts from here); `touched_at`: when a client last pushed or fetched it by digest (a
+    push in flight may still reference it). Reviewing a manifest that is reachable again
+    just drops the row."""
+
+    __tablename__ = "gc_manifest_review"
+    __table_args__ = (Index("ix_gc_manifest_review_since", "since", "manifest_id"),)
+    manifest_id: Mapped[int] = mapped_column(
+        ForeignKey("manifest.id", ondelete="CASCADE"), primary_key=True
+    )
+    since: Mapped[int] = mapped_column(BigInteger)
+    touched_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class GcBlobReview(Base):
+    """A blob garbage collection must look at: it was uploaded or mounted (an abandoned push
+    may never reference it), or a manifest using it or a link to it went. Keyed by digest
+    alone: the blob row may be gone already (the review then only drops the row)."""
+
+    __tablename__ = "gc_blob_review"
+    __table_args__ = (Index("ix_gc_blob_review_since", "since", "digest"),)
+    digest: Mapped[str] = mapped_column(DIGEST, primary_key=True)
+    since: Mapped[int] = mapped_column(BigInteger)
+
+
+class GcRun(Base):
+    """One garbage collection run (or dry run, or verification), with its live progress
+    and figures (JSON), so the CLI, the console and the API can follow it and show the last
+    runs. `heartbeat_at` moves while it works: a run whose process died stops moving."""
+
+    __tablename__ = "gc_run"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))  # "collect", "dry-run", "verify"
+    trigger: Mapped[str] = mapped_column(String(16))  # "schedule", "api", "cli"
+    actor: Mapped[str | None] = mapped_column(NAME)
+    grace_seconds: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running, done, failed
+    phase: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    heartbeat_at: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger)
+    figures: Mapped[str] = mapped_column(Text)  # JSON: examined, removed, kept, bytes
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class GcRunItem(Base):
+    """What a run removed (or a dry run would remove), in order: manifests, links, blobs,
+    uploads, or what a verification found wrong."""
+
+    __tablename__ = "gc_run_item"
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("gc_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    repository: Mapped[str | None] = mapped_column(NAME)
+    digest: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str | None] = mapped_column(String(255))
+
+
+class JobLease(Base):
+    """Who runs a background job (garbage collection, ...) until `expires_at`: one worker or
+    replica at a time; a holder renews its lease while it works, and a dead holder's lease
+    simply runs out."""
+
+    __tablename__ = "job_lease"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[int] = mapped_column(BigInteger)
 
 
 def table_of(model: type[Base]) -> Table:

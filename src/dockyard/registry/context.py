@@ -11,7 +11,7 @@ from dockyard.registry.cache import GenerationCache
 from dockyard.registry.types import ManifestContent
 from dockyard.storage.base import BlobStore
 
-__all__ = ["Absent", "Limits", "RegistryContext", "now"]
+__all__ = ["Absent", "Limits", "LinkedBlob", "RegistryContext", "now"]
 
 
 class Absent(enum.Enum):
@@ -27,10 +27,18 @@ def now() -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkedBlob:
+    size: int
+    linked_at: int  # last linked, or last told to a client (GC's grace counts from it)
+
+
+@dataclass(frozen=True, slots=True)
 class Limits:
     max_manifest_bytes: int = 4 * 1024 * 1024
     max_page_size: int = 10_000
-    upload_expiry_seconds: int = 72 * 3600
+    # GC keeps what a client touched this recently; a HEAD renews a link older than half
+    # of it (Settings.gc_in_flight_seconds).
+    in_flight_seconds: int = 3600
 
 
 @dataclass
@@ -40,8 +48,8 @@ class RegistryContext:
     limits: Limits = field(default_factory=Limits)
     # (repository, reference) -> the manifest, or what is missing
     manifests: GenerationCache[tuple[str, str], ManifestContent | Absent] = field(init=False)
-    # (repository, digest) -> size of a linked blob, or Absent.BLOB
-    blobs: GenerationCache[tuple[str, str], int | Absent] = field(init=False)
+    # (repository, digest) -> a linked blob, or Absent.BLOB
+    blobs: GenerationCache[tuple[str, str], LinkedBlob | Absent] = field(init=False)
 
     def __post_init__(self) -> None:
         self.manifests = GenerationCache(self.db.generation)

@@ -30,7 +30,9 @@ from dockyard.auth.permissions import role_on
 from dockyard.auth.principals import Principal
 from dockyard.auth.roles import Role
 from dockyard.auth.snapshot import AccessSnapshot
+from dockyard.metadata.locks import lock_digests
 from dockyard.metadata.queries import deletes as q
+from dockyard.metadata.queries import gc_queue
 from dockyard.metadata.queries import tags as tag_queries
 from dockyard.metadata.queries.access import bump_generation
 from dockyard.registry.delete_plans import (
@@ -319,6 +321,7 @@ def _remove_manifests(
             for m in going.values()
         ]  # fmt: skip
         q.add_deleted(conn, batch, rows)
+    gc_queue.manifests_going(conn, going, at)
     q.delete_manifests(conn, list(going))
     for m in going.values():
         names = tags.get(m.info.id, [])
@@ -356,6 +359,7 @@ def delete_tags(
             ]
             q.add_deleted(conn, batch, rows)
         q.delete_tags(conn, work.repo_id, list(work.tags))
+        gc_queue.enqueue_manifests(conn, {m for m, _ in work.tags.values()}, at)
         for ref in work.plan.tags:
             tag_queries.record_events(
                 conn, work.repo_id, [ref.tag], ref.digest, "delete", at, caller.name
@@ -406,6 +410,7 @@ def delete_repository(
     snapshot = ctx.snapshot()
     with ctx.db.write() as conn:
         work = _repository_work(conn, snapshot, caller, repository)
+        gc_queue.enqueue_linked_in(conn, work.repo_id, ctx.now())  # its links go now
         uploads = q.delete_repository(conn, work.repo_id, repository)
         bump_generation(conn)  # its grants and policy are gone
         record(
@@ -431,23 +436,34 @@ def purge_layer(
         raise RuntimeError("purging a layer needs the blob store")
     snapshot = ctx.snapshot()
     at = ctx.now()
-    with ctx.db.write() as conn:
-        work = _layer_work(conn, snapshot, caller, digest)
-        plan = work.plan
-        if plan.hidden or plan.hidden_repositories:
-            raise Forbidden(
-                f"{plan.hidden} images in {plan.hidden_repositories} repositories you do not "
-                "administer use this layer; a registry admin must purge it"
-            )
-        _remove_manifests(ctx, conn, caller, work.going, at, None)
-        q.purge_blob(conn, plan.target)
-        record(
-            conn, ctx, caller, address, "layer.purge", f"layer:{plan.target}",
-            {"repositories": list(plan.repositories),
-             "manifests": [f"{m.repository}@{m.digest}" for m in plan.manifests],
-             "reclaimable_bytes": plan.reclaimable_bytes},
-        )  # fmt: skip
-        # Inside the transaction, after the rows: an upload of the same digest places its
-        # file in a transaction too, so a blob row never outlives its file (pitfalls §14).
-        store.delete_blob(plan.target)
+    hidden = False
+    try:
+        with ctx.db.write() as conn:
+            lock_digests(conn, [_digest(digest)])
+            work = _layer_work(conn, snapshot, caller, digest)
+            plan = work.plan
+            if plan.hidden or plan.hidden_repositories:
+                raise Forbidden(
+                    f"{plan.hidden} images in {plan.hidden_repositories} repositories you do "
+                    "not administer use this layer; a registry admin must purge it"
+                )
+            _remove_manifests(ctx, conn, caller, work.going, at, None)
+            q.purge_blob(conn, plan.target)
+            record(
+                conn, ctx, caller, address, "layer.purge", f"layer:{plan.target}",
+                {"repositories": list(plan.repositories),
+                 "manifests": [f"{m.repository}@{m.digest}" for m in plan.manifests],
+                 "reclaimable_bytes": plan.reclaimable_bytes},
+            )  # fmt: skip
+            # Hidden inside the transaction, under the digest's lock, after the rows: an
+            # upload of the same digest places its file under that lock too, so a blob row
+            # never outlives its file (pitfalls §14). Dropped for good once the delete has
+            # committed; a crash in between leaves hidden bytes the next GC run drops.
+            hidden = store.hide_blob(plan.target)
+    except BaseException:
+        if hidden:
+            store.restore_blob(_digest(digest))
+        raise
+    if hidden:
+        store.drop_hidden([plan.target])
     return DeleteResult(plan)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import anyio
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
-from dockyard.metadata.queries import audit, repositories, tags
+from dockyard.metadata.queries import audit, gc_queue, repositories, tags
 from dockyard.metadata.queries import blobs as blob_queries
 from dockyard.metadata.queries import manifests as manifest_queries
 from dockyard.registry import diff_ids
@@ -31,6 +32,7 @@ from dockyard.registry.types import ManifestContent, ParsedManifest, ReferenceKi
 __all__ = ["ManifestService", "PushResult", "insert_manifest", "resolve_references"]
 
 _PARSE_INLINE_BYTES = 64 * 1024  # larger documents are parsed off the event loop
+_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +137,10 @@ class ManifestService:
                 row = manifest_queries.manifest_by_digest(conn, repo_id, reference)
             else:
                 row = manifest_queries.manifest_by_tag(conn, repo_id, reference)
+            touched = gc_queue.review_touched(conn, row.id) if row is not None else None
         if row is None:
             return Absent.MANIFEST
-        return ManifestContent(row.digest, row.media_type, row.payload)
+        return ManifestContent(row.digest, row.media_type, row.payload, touched)
 
     async def get(
         self, name: str, reference: str, accepted: frozenset[str] | None
@@ -163,7 +166,19 @@ class ManifestService:
             raise ManifestUnknown(
                 f"manifest is {content.media_type}, which the client does not accept", reference
             )
+        window = self._ctx.limits.in_flight_seconds
+        touched = content.review_touched
+        if touched is not None and window > 0 and touched < now() - window // 2:
+            # Fetched by digest while nothing keeps it: an index being pushed may list it
+            # (pitfalls §15, for manifests). Renewed before we answer, as for a blob HEAD.
+            renewed = await anyio.to_thread.run_sync(self._touch, name, content.digest)
+            if not renewed:
+                raise ManifestUnknown("manifest unknown to registry", reference)
         return content
+
+    def _touch(self, name: str, digest: str) -> bool:
+        with self._ctx.db.write() as conn:
+            return gc_queue.touch_manifest(conn, name, digest, now())
 
     # -- push -------------------------------------------------------------------------
 
@@ -211,13 +226,40 @@ class ManifestService:
     ) -> None:
         # Read before the write transaction: no file I/O under the write lock.
         pending = diff_ids.read_for_push(self._ctx.db, self._ctx.store, parsed.config)
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._insert(name, digest, payload, parsed, tag, actor, address, pending)
+                return
+            except IntegrityError:
+                # Garbage collection removed a manifest this one lists, or this very
+                # manifest, while we wrote (PostgreSQL: the foreign key stopped us). Once
+                # more from the start: the references are then checked afresh.
+                if attempt == _ATTEMPTS - 1:
+                    raise
+
+    def _insert(
+        self,
+        name: str,
+        digest: str,
+        payload: bytes,
+        parsed: ParsedManifest,
+        tag: str | None,
+        actor: str | None,
+        address: str | None,
+        pending: diff_ids.PendingDiffIds | None,
+    ) -> None:
         at = now()
         with self._ctx.db.write() as conn:
             repo_id = repositories.ensure_repository(conn, name, namespace_of(name), at)
             manifest_id = insert_manifest(conn, repo_id, digest, payload, parsed, at, actor)
             diff_ids.record(conn, pending)
-            if tag is not None:
-                tags.set_tag(conn, repo_id, tag, manifest_id, digest, at, actor)
+            if tag is None:
+                # Nothing names it (yet): a later index or tag may, else GC takes it.
+                gc_queue.enqueue_manifests(conn, [manifest_id], at, touched_at=at)
+            else:
+                previous = tags.set_tag(conn, repo_id, tag, manifest_id, digest, at, actor)
+                if previous is not None:
+                    gc_queue.enqueue_manifests(conn, [previous], at)
             repositories.mark_pushed(conn, repo_id, at)
             target = f"{name}:{tag}" if tag else f"{name}@{digest}"
             audit.record(
@@ -247,6 +289,8 @@ class ManifestService:
                 digest = tags.delete_tag(conn, repo_id, reference)
                 if digest is None:
                     raise ManifestUnknown("tag unknown to registry", reference)
+                untagged = manifest_queries.manifest_ids(conn, repo_id, [digest])
+                gc_queue.enqueue_manifests(conn, untagged.values(), at)
                 tags.record_events(conn, repo_id, [reference], digest, "delete", at, actor)
                 target = f"{name}:{reference}"
                 action = "tag.delete"
@@ -260,6 +304,7 @@ class ManifestService:
                         f"manifest is listed by index {parents[0]}; delete the index first",
                         {"indexes": parents},
                     )
+                gc_queue.manifests_going(conn, [row.id], at)
                 removed = manifest_queries.delete_manifest(conn, row.id)
                 tags.record_events(conn, repo_id, removed, reference, "delete", at, actor)
                 digest, target, action = reference, f"{name}@{reference}", "manifest.delete"

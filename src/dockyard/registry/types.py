@@ -73,3 +73,6 @@ class ManifestContent:
     digest: str
     media_type: str
     payload: bytes
+    # When a client last pushed or fetched it by digest, if garbage collection has it under
+    # review (nothing keeps it reachable); None otherwise.
+    review_touched: int | None = None

@@ -15,6 +15,7 @@ from dockyard.auth.manage.context import ManageContext
 from dockyard.auth.permissions import is_registry_admin
 from dockyard.auth.principals import Principal
 from dockyard.metadata.queries import deletes as q
+from dockyard.metadata.queries import gc_queue
 from dockyard.metadata.queries import manifests as manifest_queries
 from dockyard.metadata.queries import tags as tag_queries
 from dockyard.registry.delete_plans import TagRef, admin_repository
@@ -53,14 +54,16 @@ def _restore_manifests(
         for digest in ready:
             row = pending.pop(digest)
             try:
-                insert_manifest(
+                manifest_id = insert_manifest(
                     conn, repo_id, digest, row.payload or b"", parsed[digest], at, actor
                 )
             except RegistryError as err:
                 raise Conflict(
                     f"cannot undo: {digest} needs {err.detail}, which is gone since "
-                    "(deleted or purged)"
+                    "(deleted, purged or garbage-collected)"
                 ) from None
+            # Reviewed like any push: the tags put back keep it, else GC may take it.
+            gc_queue.enqueue_manifests(conn, [manifest_id], at)
             restored.append(digest)
     return restored
 

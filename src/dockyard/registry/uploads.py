@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import anyio
 
+from dockyard.metadata.locks import lock_digests
 from dockyard.metadata.queries import blobs as blob_queries
-from dockyard.metadata.queries import repositories, uploads
+from dockyard.metadata.queries import gc_queue, repositories, uploads
 from dockyard.registry.context import RegistryContext, now
 from dockyard.registry.digests import Hasher, algorithm_of, new_hasher
 from dockyard.registry.errors import (
@@ -104,12 +105,15 @@ class UploadService:
         await anyio.to_thread.run_sync(self._cancel, name, upload_id)
 
     def _mount(self, name: str, digest: str, source: str, actor: str | None) -> bool:
+        at = now()
         with self._ctx.db.write() as conn:
+            lock_digests(conn, [digest])  # GC may be removing it: it is seen linked or gone
             source_id = repositories.repository_id(conn, source)
             if source_id is None or blob_queries.linked_size(conn, source_id, digest) is None:
                 return False
-            repo_id = repositories.ensure_repository(conn, name, namespace_of(name), now())
-            blob_queries.link_blob(conn, repo_id, digest, now())
+            repo_id = repositories.ensure_repository(conn, name, namespace_of(name), at)
+            blob_queries.link_blob(conn, repo_id, digest, at)
+            gc_queue.enqueue_blobs(conn, [digest], at)  # a manifest may never use it
         return True
 
     async def mount(self, name: str, digest: str, source: str, actor: str | None) -> bool:
@@ -263,16 +267,19 @@ class UploadService:
         address: str | None,
     ) -> None:
         # Durable first, outside the lock (fsync is slow); then the check and the rename
-        # happen in the transaction that adds the row, so a layer purge or GC of the same
-        # digest cannot slip between them (pitfalls §14): a blob row never lacks its file.
+        # happen under the digest's lock in the transaction that adds the row, so a layer
+        # purge or GC of the same digest cannot slip between them (pitfalls §14): a blob
+        # row never lacks its file.
         self._ctx.store.prepare_upload(upload_id, size)
         at = now()
         with self._ctx.db.write() as conn:
+            lock_digests(conn, [digest])
             self._ctx.store.place_upload(upload_id, digest)
             blob_queries.add_blob(conn, digest, size, at)
             repo_id = repositories.ensure_repository(conn, name, namespace_of(name), at)
             blob_queries.link_blob(conn, repo_id, digest, at)
             uploads.remove_upload(conn, upload_id)
+            gc_queue.enqueue_blobs(conn, [digest], at)  # an abandoned push never uses it
 
     async def upload_whole(
         self, name: str, digest: str, body: Body, actor: str | None, address: str | None = None
@@ -285,18 +292,3 @@ class UploadService:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self._discard, upload_id)
             raise
-
-    async def expire(self) -> int:
-        """Remove sessions untouched for longer than the expiry; returns how many."""
-
-        def run() -> int:
-            cutoff = now() - self._ctx.limits.upload_expiry_seconds
-            with self._ctx.db.read() as conn:
-                stale = uploads.expired_uploads(conn, cutoff, 1000)
-            for upload_id in stale:
-                with self._ctx.db.write() as conn:
-                    uploads.remove_upload(conn, upload_id)
-                self._ctx.store.delete_upload(upload_id)
-            return len(stale)
-
-        return await anyio.to_thread.run_sync(run)

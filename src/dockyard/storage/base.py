@@ -59,10 +59,40 @@ class BlobStore(ABC):
     def open_blob(self, digest: str) -> BinaryIO:
         """A binary reader of a stored blob."""
 
+    # Removing blobs (GC, layer purge). The database decides what is unused; the bytes go in
+    # two steps so that no crash can leave a blob row without its bytes (pitfalls §14): the
+    # deleting transaction hides them (quick, undoable), and only after it commits are the
+    # hidden bytes dropped. A crash in between leaves hidden bytes, which the next run
+    # restores (the row is still there) or drops (the row is gone).
+
     @abstractmethod
-    def delete_blob(self, digest: str) -> None:
-        """Remove a blob's bytes (GC and layer purge, inside the write transaction that
-        deletes its row: the database decides what is unused)."""
+    def hide_blob(self, digest: str) -> bool:
+        """Move a blob's bytes out of sight: reads and `place_upload` no longer see them.
+        Quick: called inside the transaction deleting the blob's row. False when the blob
+        had no bytes."""
+
+    @abstractmethod
+    def restore_blob(self, digest: str) -> None:
+        """Put hidden bytes back (their row is still there); no error if none are hidden.
+        If the blob was placed again meanwhile, the hidden copy is dropped."""
+
+    @abstractmethod
+    def drop_hidden(self, digests: list[str]) -> int:
+        """Delete hidden bytes for good, durably; returns the bytes this freed (a missing
+        object frees 0)."""
+
+    @abstractmethod
+    def hidden_blobs(self) -> Iterator[str]:
+        """Digests whose bytes are hidden (left by a run that stopped half-way)."""
+
+    @abstractmethod
+    def stored_blobs(self) -> Iterator[tuple[str, int]]:
+        """Every stored blob as (digest, size), in digest order (verification walks this
+        beside the database; nothing on a request path may)."""
+
+    @abstractmethod
+    def upload_files(self) -> Iterator[tuple[str, int, int]]:
+        """Every upload's bytes as (upload id, size, last modified, Unix seconds)."""
 
     @abstractmethod
     def create_upload(self, upload_id: str) -> None:
@@ -94,8 +124,8 @@ class BlobStore(ABC):
         self.place_upload(upload_id, digest)
 
     @abstractmethod
-    def delete_upload(self, upload_id: str) -> None:
-        """Forget an upload's bytes; no error if they are already gone."""
+    def delete_upload(self, upload_id: str) -> int:
+        """Forget an upload's bytes; returns how many it freed (0 if already gone)."""
 
     @abstractmethod
     def free_bytes(self) -> int | None:

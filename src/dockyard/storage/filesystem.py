@@ -1,4 +1,5 @@
-"""Filesystem driver: blobs at `blobs/<alg>/<2 hex>/<hex>`, uploads at `uploads/<id>`.
+"""Filesystem driver: blobs at `blobs/<alg>/<2 hex>/<hex>`, uploads at `uploads/<id>`, blobs
+being removed at `trash/<alg>-<hex>` until their row's delete has committed.
 
 Durability: upload data is fsynced before its offset is recorded, and a blob is fsynced,
 renamed into place and its directory fsynced before its database row commits — a crash at
@@ -26,6 +27,7 @@ _SYNC_EVERY_BYTES = 64 * 1024 * 1024
 _ALIGN = 4096  # O_DIRECT offsets, lengths and buffers: a multiple of the logical block size
 _STAGING_BYTES = 8 * 1024 * 1024
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_HEX = re.compile(r"[0-9a-f]{32,128}")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -42,8 +44,9 @@ class FilesystemBlobStore(BlobStore):
         self._direct = direct_io
         self._blobs = root / "blobs"
         self._uploads = root / "uploads"
-        self._blobs.mkdir(parents=True, exist_ok=True)
-        self._uploads.mkdir(parents=True, exist_ok=True)
+        self._trash = root / "trash"
+        for folder in (self._blobs, self._uploads, self._trash):
+            folder.mkdir(parents=True, exist_ok=True)
 
     def _blob_path(self, digest: str) -> Path:
         algorithm, hexpart = digest.split(":", 1)
@@ -73,17 +76,74 @@ class FilesystemBlobStore(BlobStore):
         except OSError as exc:
             raise StorageError(f"cannot open blob {digest}: {exc}") from exc
 
-    def delete_blob(self, digest: str) -> None:
-        path = self._blob_path(digest)
+    def _hidden_path(self, digest: str) -> Path:
+        algorithm, hexpart = digest.split(":", 1)
+        return self._trash / f"{algorithm}-{hexpart}"
+
+    def hide_blob(self, digest: str) -> bool:
         try:
-            path.unlink()
+            os.rename(self._blob_path(digest), self._hidden_path(digest))
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StorageError(f"cannot remove blob {digest}: {exc}") from exc
+        return True
+
+    def restore_blob(self, digest: str) -> None:
+        hidden = self._hidden_path(digest)
+        target = self._blob_path(digest)
+        try:
+            if target.exists():  # placed again since: the same bytes, by their digest
+                hidden.unlink(missing_ok=True)
+                return
+            os.rename(hidden, target)
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise StorageError(f"cannot delete blob {digest}: {exc}") from exc
-        # A purged secret must not come back after a crash.
-        with contextlib.suppress(OSError):
-            _fsync_dir(path.parent)
+            raise StorageError(f"cannot restore blob {digest}: {exc}") from exc
+
+    def drop_hidden(self, digests: list[str]) -> int:
+        freed = 0
+        for digest in digests:
+            path = self._hidden_path(digest)
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StorageError(f"cannot delete blob {digest}: {exc}") from exc
+            freed += size
+        if digests:
+            # A purged secret must not come back after a crash.
+            with contextlib.suppress(OSError):
+                _fsync_dir(self._trash)
+        return freed
+
+    def hidden_blobs(self) -> Iterator[str]:
+        for entry in sorted(os.listdir(self._trash)):
+            algorithm, sep, hexpart = entry.partition("-")
+            if sep and _HEX.fullmatch(hexpart):
+                yield f"{algorithm}:{hexpart}"
+
+    def stored_blobs(self) -> Iterator[tuple[str, int]]:
+        for algorithm in sorted(p.name for p in self._blobs.iterdir() if p.is_dir()):
+            base = self._blobs / algorithm
+            for prefix in sorted(os.listdir(base)):
+                folder = base / prefix
+                if not folder.is_dir():
+                    continue
+                with os.scandir(folder) as entries:
+                    found = sorted((e.name, e.stat().st_size) for e in entries if e.is_file())
+                for name, size in found:
+                    yield f"{algorithm}:{name}", size
+
+    def upload_files(self) -> Iterator[tuple[str, int, int]]:
+        with os.scandir(self._uploads) as entries:
+            for entry in entries:
+                if entry.is_file() and _UPLOAD_ID.fullmatch(entry.name):
+                    stat = entry.stat()
+                    yield entry.name, stat.st_size, int(stat.st_mtime)
 
     def create_upload(self, upload_id: str) -> None:
         try:
@@ -137,9 +197,14 @@ class FilesystemBlobStore(BlobStore):
         except OSError as exc:
             raise StorageError(f"cannot commit upload {upload_id} as {digest}: {exc}") from exc
 
-    def delete_upload(self, upload_id: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._upload_path(upload_id).unlink()
+    def delete_upload(self, upload_id: str) -> int:
+        path = self._upload_path(upload_id)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
 
     def free_bytes(self) -> int | None:
         return shutil.disk_usage(self.root).free

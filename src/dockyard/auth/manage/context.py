@@ -11,7 +11,7 @@ from typing import Literal
 
 from dockyard.auth.ldap import Directory
 from dockyard.auth.snapshot import AccessCache, AccessSnapshot
-from dockyard.config import Settings
+from dockyard.config import GcSettings, Settings
 from dockyard.metadata.db import Database
 from dockyard.storage.base import BlobStore
 from dockyard.storage.filesystem import FilesystemBlobStore
@@ -28,6 +28,9 @@ class ManageContext:
     namespace_creation: Literal["everyone", "admins"] = "everyone"
     clock: Callable[[], float] = field(default=time.time)
     undo_seconds: int = 600  # how long a delete may be undone (Settings.undo_seconds)
+    gc: GcSettings = field(default_factory=GcSettings)
+    # Told about every finished garbage collection run (mode, figures, seconds): metrics.
+    gc_observer: Callable[[str, dict[str, int], float], None] | None = None
 
     @classmethod
     def from_settings(
@@ -38,6 +41,7 @@ class ManageContext:
         access: AccessCache | None = None,
         store: BlobStore | None = None,
         directories: Sequence[Directory] | None = None,
+        gc_observer: Callable[[str, dict[str, int], float], None] | None = None,
     ) -> ManageContext:
         """A context on `db`; pass the worker's own cache and directories where they exist."""
         return cls(
@@ -55,6 +59,8 @@ class ManageContext:
             ),
             namespace_creation=settings.namespace_creation,
             undo_seconds=settings.undo_seconds,
+            gc=settings.gc,
+            gc_observer=gc_observer,
         )
 
     def now(self) -> int:

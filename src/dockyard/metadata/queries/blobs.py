@@ -25,6 +25,29 @@ def linked_size(conn: Connection, repo_id: int, digest: str) -> int | None:
     return conn.execute(query).scalar()
 
 
+def link_of(conn: Connection, repo_id: int, digest: str) -> tuple[int, int] | None:
+    """(size, linked_at) of the blob if it is linked in the repository, else None."""
+    query = (
+        select(_blob.c.size, _link.c.linked_at)
+        .join(_link, _link.c.digest == _blob.c.digest)
+        .where(_link.c.repository_id == repo_id, _link.c.digest == digest)
+    )
+    row = conn.execute(query).first()
+    return (int(row[0]), int(row[1])) if row else None
+
+
+def touch_link(conn: Connection, name: str, digest: str, now: int) -> bool:
+    """Renew the link's time (a client was just told the blob is there); False when the
+    link is gone (garbage collection took it first: the blob is unknown after all)."""
+    repo_id = select(_repo.c.id).where(_repo.c.name == name).scalar_subquery()
+    result = conn.execute(
+        update(_link)
+        .where(_link.c.repository_id == repo_id, _link.c.digest == digest)
+        .values(linked_at=now)
+    )
+    return result.rowcount == 1
+
+
 def add_blob(conn: Connection, digest: str, size: int, now: int) -> None:
     insert_ignore(conn, _blob, {"digest": digest, "size": size, "created_at": now}, ["digest"])
 

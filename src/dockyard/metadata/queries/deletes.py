@@ -1,16 +1,13 @@
 """Queries behind deletes: what a delete would take (manifests, their tags, children,
 parents, accessories, the blobs nobody else references) and the deletes themselves.
-
-Lists of ids and digests are sent in chunks: SQLite caps the parameters of one statement.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from sqlalchemy import Connection, delete, insert, select
 
@@ -26,6 +23,7 @@ from dockyard.metadata.models import (
     Upload,
     table_of,
 )
+from dockyard.metadata.queries._batching import chunks as _chunks
 from dockyard.metadata.queries.blobs import unlink_everywhere
 
 _blob = table_of(Blob)
@@ -38,20 +36,7 @@ _tag = table_of(Tag)
 _event = table_of(TagEvent)
 _upload = table_of(Upload)
 
-_CHUNK = 500
-_T = TypeVar("_T")
 _BLOB_KINDS = ("config", "layer", "blob")
-
-
-def _chunks(values: Iterable[_T]) -> Iterator[list[_T]]:
-    batch: list[_T] = []
-    for value in values:
-        batch.append(value)
-        if len(batch) == _CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 @dataclass(frozen=True, slots=True)

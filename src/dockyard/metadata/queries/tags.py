@@ -20,13 +20,14 @@ def set_tag(
     digest: str,
     now: int,
     actor: str | None,
-) -> bool:
-    """Point `name` at the manifest; records history when it changes. True if it changed."""
+) -> int | None:
+    """Point `name` at the manifest; records history when it changes. Returns the manifest
+    it pointed at before, when it moved (garbage collection reviews that one)."""
     current = conn.execute(
         select(_tag.c.manifest_id).where(_tag.c.repository_id == repo_id, _tag.c.name == name)
     ).scalar()
     if current == manifest_id:
-        return False
+        return None
     if current is None:
         inserted = insert_ignore(
             conn,
@@ -49,7 +50,7 @@ def set_tag(
             .values(manifest_id=manifest_id, updated_at=now)
         )
     record_events(conn, repo_id, [name], digest, "push", now, actor)
-    return True
+    return None if current is None else int(current)
 
 
 def record_events(

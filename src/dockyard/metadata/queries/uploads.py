@@ -57,6 +57,26 @@ def remove_upload(conn: Connection, upload_id: str) -> bool:
     return conn.execute(delete(_upload).where(_upload.c.id == upload_id)).rowcount > 0
 
 
-def expired_uploads(conn: Connection, before: int, limit: int) -> list[str]:
-    query = select(_upload.c.id).where(_upload.c.updated_at < before).limit(limit)
-    return list(conn.execute(query).scalars())
+def expired_uploads(
+    conn: Connection, before: int, limit: int, after: str | None = None
+) -> list[UploadRow]:
+    """Sessions untouched since `before` (at or before it), by id after `after`."""
+    query = select(_upload.c.id, _upload.c.repository, _upload.c.offset, _upload.c.started_at)
+    query = query.where(_upload.c.updated_at <= before)
+    if after is not None:
+        query = query.where(_upload.c.id > after)
+    return [UploadRow(*row) for row in conn.execute(query.order_by(_upload.c.id).limit(limit))]
+
+
+def remove_if_idle(conn: Connection, upload_id: str, before: int) -> bool:
+    """Remove the session unless a request touched it since `before` (a PATCH racing the
+    expiry wins)."""
+    result = conn.execute(
+        delete(_upload).where(_upload.c.id == upload_id, _upload.c.updated_at <= before)
+    )
+    return result.rowcount == 1
+
+
+def existing_uploads(conn: Connection, upload_ids: list[str]) -> set[str]:
+    query = select(_upload.c.id).where(_upload.c.id.in_(upload_ids))
+    return set(conn.execute(query).scalars())
