@@ -134,7 +134,11 @@ class FilesystemBlobStore(BlobStore):
                 if not folder.is_dir():
                     continue
                 with os.scandir(folder) as entries:
-                    found = sorted((e.name, e.stat().st_size) for e in entries if e.is_file())
+                    found = sorted(
+                        (e.name, stat.st_size)
+                        for e in entries
+                        if e.is_file() and (stat := _stat_or_none(e)) is not None
+                    )
                 for name, size in found:
                     yield f"{algorithm}:{name}", size
 
@@ -142,8 +146,9 @@ class FilesystemBlobStore(BlobStore):
         with os.scandir(self._uploads) as entries:
             for entry in entries:
                 if entry.is_file() and _UPLOAD_ID.fullmatch(entry.name):
-                    stat = entry.stat()
-                    yield entry.name, stat.st_size, int(stat.st_mtime)
+                    stat = _stat_or_none(entry)
+                    if stat is not None:  # else committed or removed while we listed
+                        yield entry.name, stat.st_size, int(stat.st_mtime)
 
     def create_upload(self, upload_id: str) -> None:
         try:
@@ -208,6 +213,14 @@ class FilesystemBlobStore(BlobStore):
 
     def free_bytes(self) -> int | None:
         return shutil.disk_usage(self.root).free
+
+
+def _stat_or_none(entry: os.DirEntry[str]) -> os.stat_result | None:
+    """A listed file's stat, None if it went away since the listing."""
+    try:
+        return entry.stat()
+    except FileNotFoundError:
+        return None
 
 
 class _FileUploadWriter(UploadWriter):

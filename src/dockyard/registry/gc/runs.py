@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from sqlalchemy import Connection
 
@@ -131,7 +132,16 @@ def _died_here(holder: str) -> bool:
         return True
     except PermissionError:  # alive, another user's
         return False
-    return False
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Killed but not reaped (its parent died too, and no init reaps it here)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def _execute(
