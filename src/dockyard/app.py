@@ -38,6 +38,7 @@ from dockyard.metadata.db import Database
 from dockyard.observability import RequestObserver, metrics_endpoint, observe_gc_run
 from dockyard.registry import diff_ids, gc
 from dockyard.registry.context import Limits, RegistryContext
+from dockyard.registry.pulls import FLUSH_SECONDS, PullRecorder
 from dockyard.registry.services import RegistryServices
 from dockyard.storage.base import BlobStore
 from dockyard.storage.filesystem import FilesystemBlobStore
@@ -148,11 +149,13 @@ def create_app(settings: Settings) -> ASGIApp:
             if settings.gc_interval_minutes > 0:
                 tasks.start_soon(_collect_garbage, parts.manage, stopping)
             tasks.start_soon(_backfill_diff_ids, parts)
+            tasks.start_soon(_flush_pulls, parts.services.pulls)
             try:
                 yield
             finally:
                 stopping.set()  # a collection in progress stops after its batch
                 tasks.cancel_scope.cancel()
+        await anyio.to_thread.run_sync(_last_flush, parts.services.pulls)
         parts.db.close()
 
     starlette = Starlette(
@@ -195,6 +198,28 @@ async def _collect_garbage(manage: ManageContext, stopping: threading.Event) -> 
         except Exception:  # a failed run must not stop the server; the next one retries
             _log.exception("scheduled garbage collection failed")
         await anyio.sleep(interval * (0.9 + 0.2 * random.random()))  # noqa: S311 - as above
+
+
+async def _flush_pulls(recorder: PullRecorder) -> None:
+    """Last-pulled times to the database every FLUSH_SECONDS, sooner when many pile up."""
+    waited = 0
+    while True:
+        await anyio.sleep(1)
+        waited += 1
+        if waited < FLUSH_SECONDS and not recorder.many_pending():
+            continue
+        waited = 0
+        try:
+            await anyio.to_thread.run_sync(recorder.flush)
+        except Exception:  # kept for the next flush; pulls go on regardless
+            _log.exception("recording last-pulled times failed")
+
+
+def _last_flush(recorder: PullRecorder) -> None:
+    try:
+        recorder.flush()
+    except Exception:
+        _log.exception("recording last-pulled times failed at shutdown")
 
 
 async def _backfill_diff_ids(parts: _Parts) -> None:

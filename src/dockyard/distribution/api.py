@@ -282,6 +282,10 @@ class DistributionApi:
     async def _get_manifest(self, request: Request, route: Route) -> Response:
         accepted = parse_accept(request.headers.getlist("accept"))
         content = await self._services.manifests.get(route.name, route.reference, accepted)
+        by_tag = ":" not in route.reference  # a tag never holds ':'; a digest always does
+        if request.method == "GET" or by_tag:  # HEAD of a tag: a client resolving it to pull
+            tag = route.reference if by_tag else None
+            self._services.pulls.record(route.name, content.digest, tag)
         digest = content.digest.encode()
         headers = [
             (b"content-type", content.media_type.encode()),

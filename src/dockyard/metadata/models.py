@@ -127,6 +127,7 @@ class Manifest(Base):
     annotations: Mapped[str | None] = mapped_column(Text)  # JSON, for referrers listings
     created_at: Mapped[int] = mapped_column(BigInteger)
     pushed_by: Mapped[str | None] = mapped_column(NAME)
+    last_pulled_at: Mapped[int | None] = mapped_column(BigInteger)  # batched, see registry.pulls
 
 
 class ManifestReference(Base):
@@ -170,6 +171,7 @@ class Tag(Base):
     )
     updated_at: Mapped[int] = mapped_column(BigInteger)
     immutable: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_pulled_at: Mapped[int | None] = mapped_column(BigInteger)  # batched, see registry.pulls
 
 
 class TagEvent(Base):

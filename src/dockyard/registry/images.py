@@ -84,6 +84,7 @@ class TagView:
     immutable: bool
     accessories: int
     also: tuple[ImageTag, ...]  # other tags on the same image, here and elsewhere
+    last_pulled_at: int | None  # by this tag (batched: up to a quarter minute behind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +265,7 @@ def repository_page(
                 immutable=row.immutable,
                 accessories=row.accessories,
                 also=also,
+                last_pulled_at=row.last_pulled_at,
             )
         )
     return RepositoryPage(repository, role, tuple(tags), total, sort, offset, TAG_PAGE_SIZE)

@@ -8,6 +8,7 @@ from dockyard.registry.blobs import BlobService
 from dockyard.registry.context import RegistryContext
 from dockyard.registry.listing import ListingService
 from dockyard.registry.manifests import ManifestService
+from dockyard.registry.pulls import PullRecorder
 from dockyard.registry.uploads import UploadService
 
 __all__ = ["RegistryServices"]
@@ -19,6 +20,7 @@ class RegistryServices:
     uploads: UploadService
     manifests: ManifestService
     listing: ListingService
+    pulls: PullRecorder
 
     @classmethod
     def build(cls, ctx: RegistryContext) -> RegistryServices:
@@ -27,4 +29,5 @@ class RegistryServices:
             uploads=UploadService(ctx),
             manifests=ManifestService(ctx),
             listing=ListingService(ctx),
+            pulls=PullRecorder(ctx.db),
         )

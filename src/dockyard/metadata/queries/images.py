@@ -84,6 +84,7 @@ class TagRow:
     top_layer: str | None
     pushed_by: str | None
     accessories: int  # referrers plus cosign-style tags naming this digest
+    last_pulled_at: int | None  # by this tag; None: not since pulls were recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +194,7 @@ def _tag_query(repo_id: int) -> Select[Any]:
             top_layer,
             pushed_by,
             (referrers + cosign_tags).label("accessories"),
+            _tag.c.last_pulled_at,
         )
         .select_from(_tag.join(_man, _man.c.id == _tag.c.manifest_id))
         .where(_tag.c.repository_id == repo_id, ~_is_accessory_tag(_tag.c.name))
