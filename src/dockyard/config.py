@@ -157,6 +157,18 @@ class Settings(BaseSettings):
         description="Run garbage collection (and expire abandoned uploads) this often in "
         "the server; 0: only on demand (`dockyard gc`, the console, the API).",
     )
+    retention_interval_minutes: int = Field(
+        1_440,
+        ge=0,
+        description="Run the enabled retention policies this often in the server; 0: only "
+        "on demand (`dockyard retention apply`, the console, the API).",
+    )
+    retention_restore_days: int = Field(
+        14,
+        ge=0,
+        description="Tags removed by a retention policy may be restored (and garbage "
+        "collection keeps their images) for this long.",
+    )
     directories: list[DirectoryConfig] = Field(
         default_factory=list,
         description="LDAP / Active Directory servers, tried in order after local users.",

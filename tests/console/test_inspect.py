@@ -302,7 +302,9 @@ def test_keyboard_alone_signs_in_and_reaches_an_image(browser_page: Page, world:
     """No mouse: type to sign in, skip the navigation, tab to a tag, open it, open its image."""
     page = browser_page
     page.goto(f"{world.server.url}/signin")
-    page.keyboard.type(world.server.username)  # the user name field has the focus
+    # The user name field has the focus (once the page has loaded: a busy machine types first).
+    expect(page.get_by_role("textbox", name="User name")).to_be_focused()
+    page.keyboard.type(world.server.username)
     page.keyboard.press("Tab")
     page.keyboard.type(world.server.password)
     page.keyboard.press("Enter")

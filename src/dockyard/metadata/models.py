@@ -47,6 +47,7 @@ __all__ = [
     "Namespace",
     "Repository",
     "RepositoryBlob",
+    "RetentionPolicy",
     "Robot",
     "Tag",
     "TagEvent",
@@ -403,6 +404,31 @@ class DeletedManifest(Base):
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     deleted_at: Mapped[int] = mapped_column(BigInteger, index=True)
     deleted_by: Mapped[str | None] = mapped_column(NAME)
+    # A retention removal: restorable, and kept from garbage collection, until then.
+    kept_until: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    reason: Mapped[str | None] = mapped_column(String(255))  # the policy and rule
+
+
+class RetentionPolicy(Base):
+    """Which tags and untagged images retention removes in a namespace or repository (a
+    repository's policy replaces its namespace's). Keep rules win over remove rules; a
+    protected namespace is never touched. See registry.retention."""
+
+    __tablename__ = "retention_policy"
+    __table_args__ = (UniqueConstraint("scope", "target"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # "namespace" or "repository"
+    target: Mapped[str] = mapped_column(NAME)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    keep_last: Mapped[int | None] = mapped_column(Integer)
+    keep_patterns: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    keep_pulled_days: Mapped[int | None] = mapped_column(Integer)
+    remove_older_than_days: Mapped[int | None] = mapped_column(Integer)
+    remove_untagged_after_days: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str | None] = mapped_column(NAME)
+    last_run_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class GcManifestReview(Base):

@@ -296,7 +296,7 @@ def plan_layer_purge(ctx: ManageContext, caller: Principal, digest: str) -> Dele
 
 
 def _new_batch(ctx: ManageContext, conn: Connection, at: int, undoable: bool) -> str | None:
-    q.prune_deleted(conn, at - ctx.undo_seconds)
+    q.prune_deleted(conn, at - ctx.undo_seconds, at)
     return secrets.token_hex(16) if undoable and ctx.undo_seconds > 0 else None
 
 

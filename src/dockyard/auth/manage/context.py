@@ -29,6 +29,8 @@ class ManageContext:
     clock: Callable[[], float] = field(default=time.time)
     undo_seconds: int = 600  # how long a delete may be undone (Settings.undo_seconds)
     gc: GcSettings = field(default_factory=GcSettings)
+    retention_restore_seconds: int = 14 * 86_400  # a retention removal may be restored
+    retention_interval_seconds: int = 86_400  # enabled policies run this often (0: never)
     # Told about every finished garbage collection run (mode, figures, seconds): metrics.
     gc_observer: Callable[[str, dict[str, int], float], None] | None = None
 
@@ -60,6 +62,8 @@ class ManageContext:
             namespace_creation=settings.namespace_creation,
             undo_seconds=settings.undo_seconds,
             gc=settings.gc,
+            retention_restore_seconds=settings.retention_restore_days * 86_400,
+            retention_interval_seconds=settings.retention_interval_minutes * 60,
             gc_observer=gc_observer,
         )
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, or_, select
 
 from dockyard.metadata.models import (
     Blob,
@@ -253,6 +253,8 @@ class DeletedRow:
     payload: bytes | None
     deleted_at: int
     deleted_by: str | None
+    kept_until: int | None = None  # a retention removal: restorable until then
+    reason: str | None = None
 
 
 def add_deleted(conn: Connection, batch: str, rows: list[DeletedRow]) -> None:
@@ -269,6 +271,8 @@ def add_deleted(conn: Connection, batch: str, rows: list[DeletedRow]) -> None:
                     "payload": row.payload,
                     "deleted_at": row.deleted_at,
                     "deleted_by": row.deleted_by,
+                    "kept_until": row.kept_until,
+                    "reason": row.reason,
                 }
                 for row in rows
             ],
@@ -294,9 +298,15 @@ def forget_batch(conn: Connection, batch: str) -> None:
     conn.execute(delete(_deleted).where(_deleted.c.batch == batch))
 
 
-def prune_deleted(conn: Connection, before: int) -> None:
-    """Drop undo records made before `before` (they can no longer be undone)."""
-    conn.execute(delete(_deleted).where(_deleted.c.deleted_at < before))
+def prune_deleted(conn: Connection, before: int, now: int) -> None:
+    """Drop undo records made before `before` (they can no longer be undone), except
+    retention removals still restorable at `now`."""
+    conn.execute(
+        delete(_deleted).where(
+            _deleted.c.deleted_at < before,
+            or_(_deleted.c.kept_until.is_(None), _deleted.c.kept_until < now),
+        )
+    )
 
 
 def payloads(conn: Connection, manifest_ids: Iterable[int]) -> dict[int, bytes]:

@@ -104,10 +104,11 @@ def manifest_queue(
 
 
 def manifest_facts(
-    conn: Connection, ids: Iterable[int], undo_after: int, lock: bool
+    conn: Connection, ids: Iterable[int], undo_after: int, now: int, lock: bool
 ) -> dict[int, ManifestFacts]:
     """Everything a review decides on, for each of these manifests that still exists.
-    `undo_after`: delete records newer than this may still be undone."""
+    `undo_after`: delete records newer than this may still be undone; retention removals
+    restorable at `now` keep what they removed too."""
     facts: dict[int, ManifestFacts] = {}
     subject = _man.alias("subject")
     for chunk in chunks(set(ids)):
@@ -174,7 +175,10 @@ def manifest_facts(
                 (_deleted.c.repository_id == _man.c.repository_id)
                 & (_deleted.c.digest == _man.c.digest),
             )
-            .where(_man.c.id.in_(present), _deleted.c.deleted_at >= undo_after)
+            .where(
+                _man.c.id.in_(present),
+                or_(_deleted.c.deleted_at >= undo_after, _deleted.c.kept_until >= now),
+            )
         )
         for i in conn.execute(undoable).scalars():
             facts[int(i)].undo_pending = True

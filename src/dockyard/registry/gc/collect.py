@@ -86,7 +86,9 @@ def _manifest_pass(db: Database, cut: Cutoffs, figures: Figures, sink: RunSink) 
             if not batch:
                 return removed
             after = batch[-1]
-            facts = gc_review.manifest_facts(conn, [i for _, i in batch], cut.undo_after, True)
+            facts = gc_review.manifest_facts(
+                conn, [i for _, i in batch], cut.undo_after, cut.now, True
+            )
             doomed = _doomed(facts, cut)
             gone = [doomed[i] for i in parents_first(doomed)]
             gone = [f for f in gone if _remove_manifest(conn, f, cut)]

@@ -55,7 +55,7 @@ def _manifests(
         for chunk in chunks(missing, BATCH):
             sink.beat("manifests", figures)
             for manifest_id, f in gc_review.manifest_facts(
-                conn, chunk, cut.undo_after, False
+                conn, chunk, cut.undo_after, cut.now, False
             ).items():
                 facts[manifest_id] = f
                 if f.since is not None and f.touched_at is not None:
