@@ -36,7 +36,7 @@ from dockyard.forwarded import ForwardedClient
 from dockyard.logs import configure_logging
 from dockyard.metadata.db import Database
 from dockyard.observability import RequestObserver, metrics_endpoint, observe_gc_run
-from dockyard.registry import diff_ids, gc
+from dockyard.registry import diff_ids, gc, retention
 from dockyard.registry.context import Limits, RegistryContext
 from dockyard.registry.pulls import FLUSH_SECONDS, PullRecorder
 from dockyard.registry.services import RegistryServices
@@ -46,6 +46,7 @@ from dockyard.storage.filesystem import FilesystemBlobStore
 __all__ = ["create_app", "create_app_from_env"]
 
 _GC_FIRST_DELAY_SECONDS = 60  # after start: let the server settle first
+_RETENTION_CHECK_SECONDS = 300  # how often workers look for policies due
 _log = logging.getLogger("dockyard")
 
 
@@ -148,6 +149,8 @@ def create_app(settings: Settings) -> ASGIApp:
         async with anyio.create_task_group() as tasks:
             if settings.gc_interval_minutes > 0:
                 tasks.start_soon(_collect_garbage, parts.manage, stopping)
+            if settings.retention_interval_minutes > 0:
+                tasks.start_soon(_apply_retention, parts.manage, stopping)
             tasks.start_soon(_backfill_diff_ids, parts)
             tasks.start_soon(_flush_pulls, parts.services.pulls)
             try:
@@ -198,6 +201,19 @@ async def _collect_garbage(manage: ManageContext, stopping: threading.Event) -> 
         except Exception:  # a failed run must not stop the server; the next one retries
             _log.exception("scheduled garbage collection failed")
         await anyio.sleep(interval * (0.9 + 0.2 * random.random()))  # noqa: S311 - as above
+
+
+async def _apply_retention(manage: ManageContext, stopping: threading.Event) -> None:
+    """Scheduled retention: every worker tries, a lease and each policy's last run pick one
+    run per policy and interval across workers and replicas. Checked every few minutes, so
+    a policy enabled now runs soon, not a day later."""
+    await anyio.sleep(_GC_FIRST_DELAY_SECONDS * (1 + random.random()))  # noqa: S311 - spread
+    while not stopping.is_set():
+        try:
+            await anyio.to_thread.run_sync(retention.run_scheduled, manage, stopping)
+        except Exception:  # a failed run must not stop the server; the next one retries
+            _log.exception("scheduled retention failed")
+        await anyio.sleep(min(manage.retention_interval_seconds, _RETENTION_CHECK_SECONDS))
 
 
 async def _flush_pulls(recorder: PullRecorder) -> None:

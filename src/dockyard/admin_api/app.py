@@ -14,6 +14,7 @@ from dockyard.admin_api import audit, grants, groups, namespaces, repositories, 
 from dockyard.admin_api import deletes as delete_routes
 from dockyard.admin_api import gc as gc_routes
 from dockyard.admin_api import images as image_routes
+from dockyard.admin_api import retention as retention_routes
 from dockyard.admin_api import search as search_routes
 from dockyard.admin_api import users as users_routes
 from dockyard.admin_api.dependencies import ApiState
@@ -49,7 +50,14 @@ def create_admin_api(
     app.state.admin = ApiState(context, authenticator, operator, sessions)
     install_error_handlers(app)
     routers = (users_routes, groups, namespaces, repositories, grants, robots, tokens, audit)
-    for module in (*routers, search_routes, delete_routes, image_routes, gc_routes):
+    for module in (
+        *routers,
+        search_routes,
+        delete_routes,
+        image_routes,
+        gc_routes,
+        retention_routes,
+    ):
         app.include_router(module.router)
     return app
 

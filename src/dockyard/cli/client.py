@@ -88,7 +88,7 @@ class AdminClient:
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self._request("GET", path, params=params)
 
-    def post(self, path: str, body: dict[str, Any]) -> Any:
+    def post(self, path: str, body: dict[str, Any] | None) -> Any:
         return self._request("POST", path, json=body)
 
     def patch(self, path: str, body: dict[str, Any]) -> Any:

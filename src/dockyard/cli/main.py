@@ -15,6 +15,7 @@ from dockyard.cli import (
     groups,
     namespaces,
     repos,
+    retention,
     robots,
     search,
     tokens,
@@ -43,6 +44,7 @@ app.command("search")(search.search)
 app.command("delete")(deletes.delete)
 app.command("undo-delete")(deletes.undo_delete)
 app.command("gc")(gc.gc)
+app.add_typer(retention.app, name="retention")
 
 
 def _version(value: bool) -> None:

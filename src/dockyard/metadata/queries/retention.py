@@ -154,6 +154,7 @@ class TagFacts:
     last_pulled_at: int | None
     immutable: bool
     listed_by_index: bool  # some index of the repository lists its manifest
+    tag_id: int = 0  # breaks ties of push time (seconds): the later created is newer
 
 
 def tag_facts(conn: Connection, repo_id: int) -> list[TagFacts]:
@@ -161,15 +162,28 @@ def tag_facts(conn: Connection, repo_id: int) -> list[TagFacts]:
     query = (
         select(
             _tag.c.name, _man.c.id, _man.c.digest, _man.c.media_type, _man.c.subject_digest,
-            _tag.c.updated_at, _tag.c.last_pulled_at, _tag.c.immutable, listed,
+            _tag.c.updated_at, _tag.c.last_pulled_at, _tag.c.immutable, listed, _tag.c.id,
         )
         .join(_man, _man.c.id == _tag.c.manifest_id)
         .where(_tag.c.repository_id == repo_id)
         .order_by(_tag.c.name)
     )  # fmt: skip
     return [
-        TagFacts(name, int(i), digest, media_type, subject, int(at), pulled, bool(imm), bool(lst))
-        for name, i, digest, media_type, subject, at, pulled, imm, lst in conn.execute(query)
+        TagFacts(
+            name,
+            int(i),
+            digest,
+            media_type,
+            subject,
+            int(at),
+            pulled,
+            bool(imm),
+            bool(lst),
+            int(tag_id),
+        )
+        for name, i, digest, media_type, subject, at, pulled, imm, lst, tag_id in conn.execute(
+            query
+        )
     ]
 
 

@@ -129,7 +129,7 @@ def _kept_by(
 
 def decide_tags(rules: Rules, tags: Sequence[TagFacts], now: int) -> list[Decision]:
     """One decision per tag, in name order."""
-    by_recency = sorted(tags, key=lambda t: (-t.pushed_at, t.name))
+    by_recency = sorted(tags, key=lambda t: (-t.pushed_at, -t.tag_id, t.name))
     newest = {t.name for t in by_recency[: rules.keep_last or 0]}
     matchers = [(p, _matcher(p)) for p in rules.keep_patterns]
     decisions: dict[str, Decision] = {}
