@@ -67,6 +67,11 @@ _FLASH = {
     "grant-set": "Role granted.",
     "grant-revoked": "Role revoked.",
     "robot-revoked": "Robot revoked.",
+    "retention-saved": "Retention policy saved (disabled: simulate it, then enable it).",
+    "retention-enabled": "Retention policy saved and enabled.",
+    "retention-deleted": "Retention policy removed.",
+    "retention-ran": "Retention policy run: removed tags are listed below, restorable.",
+    "tag-restored": "Tag restored.",
 }
 
 

@@ -2,7 +2,8 @@
 repository admins on what they administer.
 
 Users and groups (admin_people.py), namespaces, repositories and their grants
-(admin_access.py), robots and the audit log (admin_robots.py); admin_kit.py holds what
+(admin_access.py), robots and the audit log (admin_robots.py), retention policies
+(admin_retention.py); admin_kit.py holds what
 they share. Every page is a GET; every change is a CSRF-checked POST to the page it was
 made on, answered by a 303 back to it (POST-redirect-GET) with a flash message, or by the
 same page with the service's refusal and its status (400, 403, 404, 409).
@@ -23,6 +24,7 @@ from dockyard.auth.sessions import Session
 from dockyard.console.admin_access import Access
 from dockyard.console.admin_kit import Desk, guarded
 from dockyard.console.admin_people import People
+from dockyard.console.admin_retention import Retention
 from dockyard.console.admin_robots import Robots
 from dockyard.console.rendering import Renderer
 
@@ -47,6 +49,7 @@ def admin_routes(
 ) -> list[BaseRoute]:
     desk = Desk(manage, render, session, to_signin, registry_host)
     people, access, robots = People(desk), Access(desk), Robots(desk)
+    kept = Retention(desk)
     table: list[tuple[str, Callable[[Request], Awaitable[Response]], list[str]]] = [
         ("/admin", access.landing, _READ),
         ("/admin/users", people.user_list, _READ),
@@ -67,5 +70,7 @@ def admin_routes(
         ("/admin/robots", robots.create_robot, _WRITE),
         ("/admin/robots/{name}", robots.change_robot, _WRITE),
         ("/admin/audit", robots.audit_log, _READ),
+        ("/admin/retention", kept.page, _READ),
+        ("/admin/retention", kept.change, _WRITE),
     ]
     return [Route(path, guarded(handler), methods=methods) for path, handler, methods in table]
