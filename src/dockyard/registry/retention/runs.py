@@ -353,7 +353,10 @@ def run_scheduled(ctx: ManageContext, stop: threading.Event) -> list[ApplyResult
         for row in due:
             if stop.is_set():
                 break
-            results.append(_run(ctx, from_row(row), ACTOR, None, None))
+            try:
+                results.append(_run(ctx, from_row(row), ACTOR, None, None))
+            except Exception:  # one policy failing must not stop the others
+                _log.exception("retention run failed", extra={"fields": {"policy": row.target}})
             with ctx.db.write() as conn:
                 leases.renew(conn, LEASE, holder, ctx.now(), LEASE_SECONDS)
     finally:
