@@ -16,7 +16,17 @@ from benchmarks.options import Options
 from benchmarks.registries import Registry
 from benchmarks.results import Cell, Results, fmt_ms, fmt_rate
 
-__all__ = ["machine_lines", "render"]
+__all__ = [
+    "GC_HEADING",
+    "KEPT_HEADINGS",
+    "SCALE_HEADING",
+    "machine_lines",
+    "render",
+    "scale_section",
+    "section",
+    "with_scale_section",
+    "with_section",
+]
 
 DOCKYARD = "dockyard"
 
@@ -264,21 +274,33 @@ def render(
 
 
 SCALE_HEADING = "## Console and search at scale"
+GC_HEADING = "## Garbage collection"
+KEPT_HEADINGS = (SCALE_HEADING, GC_HEADING)  # sections other commands write; run keeps them
+
+
+def section(text: str, heading: str) -> str:
+    """The section under `heading` (to the next `## ` heading or the end), or empty."""
+    start = text.find(heading + "\n")
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + len(heading))
+    return text[start:] if end < 0 else text[start : end + 1]
+
+
+def with_section(text: str, heading: str, new: str) -> str:
+    """`text` with its section under `heading` replaced by `new` (added at the end if absent)."""
+    old = section(text, heading)
+    if old:
+        return text.replace(old, new)
+    return text.rstrip("\n") + "\n\n" + new
 
 
 def scale_section(text: str) -> str:
     """The section `benchmarks.scale` keeps in docs/benchmarks.md (empty if there is none):
     a full `benchmarks.run` rewrites the file and carries it over."""
-    start = text.find(SCALE_HEADING)
-    if start < 0:
-        return ""
-    end = text.find("\n## ", start + len(SCALE_HEADING))
-    return text[start:] if end < 0 else text[start : end + 1]
+    return section(text, SCALE_HEADING)
 
 
-def with_scale_section(text: str, section: str) -> str:
-    """`text` with its scale section replaced by `section` (added at the end if absent)."""
-    old = scale_section(text)
-    if old:
-        return text.replace(old, section)
-    return text.rstrip("\n") + "\n\n" + section
+def with_scale_section(text: str, new: str) -> str:
+    """`text` with its scale section replaced by `new` (added at the end if absent)."""
+    return with_section(text, SCALE_HEADING, new)

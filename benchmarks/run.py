@@ -25,7 +25,7 @@ from benchmarks.oci import write_random_file
 from benchmarks.options import GROUPS, Options
 from benchmarks.procs import OtherLoad, busy_processes
 from benchmarks.registries import REGISTRIES, REPO_ROOT, Credentials, Dockyard, Registry
-from benchmarks.report import render, scale_section, with_scale_section
+from benchmarks.report import KEPT_HEADINGS, render, section, with_section
 from benchmarks.results import Results
 from benchmarks.tokens import TokenIssuer
 
@@ -246,9 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     # No paths of this machine in the report.
     text = text.replace(str(workdir), "<tmp>").replace(str(REPO_ROOT), "<repo>")
     output.parent.mkdir(parents=True, exist_ok=True)
-    kept = scale_section(output.read_text()) if output.exists() else ""
-    if kept:  # written by benchmarks.scale, which this run does not measure
-        text = with_scale_section(text, kept)
+    previous = output.read_text() if output.exists() else ""
+    for heading in KEPT_HEADINGS:  # written by benchmarks.scale and benchmarks.gc
+        kept = section(previous, heading)
+        if kept:
+            text = with_section(text, heading, kept)
     output.write_text(text)
     _log(f"\nwrote {output}\n")
     _log(text)
