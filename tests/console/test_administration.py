@@ -184,7 +184,9 @@ def test_a_namespace_admin_sees_only_their_namespace(
     _sign_in(page, world, _NAMESPACE_ADMIN, _PASSWORD)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Administration").click()
     sections = page.get_by_role("navigation", name="Administration")
-    expect(sections.get_by_role("link")).to_have_text(["Summary", "Namespaces", "Robots"])
+    expect(sections.get_by_role("link")).to_have_text(
+        ["Summary", "Namespaces", "Retention", "Robots"]
+    )
     expect(page.get_by_role("link", name="ops", exact=True)).to_be_visible()
 
     _admin_nav(page, "Namespaces")

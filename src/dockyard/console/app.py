@@ -1,6 +1,7 @@
 """The console's routes: sign in and sign out (here), the overview and status
 (overview.py), images and search (browse.py), repository, tag and image pages (inspect.py),
-Administration (administration.py); and its static files.
+Administration (administration.py) with its garbage collection page (garbage.py); and its
+static files.
 
 `create_console` returns routes for the composition root's Starlette app (which already
 holds /healthz, /readyz, /metrics and /auth/token); /v2 and /api never reach it.
@@ -23,9 +24,11 @@ from dockyard.auth.authenticator import Authenticator, SignInRefused
 from dockyard.auth.manage import ManageContext
 from dockyard.auth.principals import Principal, PrincipalKind
 from dockyard.auth.sessions import Session, SessionService
+from dockyard.console.admin_kit import Desk, guarded
 from dockyard.console.administration import admin_nav, admin_routes
 from dockyard.console.browse import Browse
 from dockyard.console.deletes import Deletes
+from dockyard.console.garbage import GarbageScreens
 from dockyard.console.inspect import Inspect
 from dockyard.console.overview import OverviewScreens
 from dockyard.console.rendering import Renderer
@@ -70,6 +73,9 @@ def create_console(
         manage, console.render, console.session, console.to_signin,
         console.registry_host, console.server_url,
     )  # fmt: skip
+    garbage = GarbageScreens(
+        Desk(manage, console.render, console.session, console.to_signin, console.registry_host)
+    )
     pages = [
         Route("/", home.overview, methods=["GET", "HEAD"]),
         Route("/status", home.status, methods=["GET", "HEAD"]),
@@ -82,6 +88,14 @@ def create_console(
         Route("/signin", console.signin_form, methods=["GET", "HEAD"]),
         Route("/signin", console.signin, methods=["POST"]),
         Route("/signout", console.signout, methods=["POST"]),
+        Route("/admin/gc", guarded(garbage.overview), methods=["GET", "HEAD"]),
+        Route("/admin/gc", guarded(garbage.start), methods=["POST"]),
+        Route("/admin/gc/runs/{run_id:int}", guarded(garbage.run), methods=["GET", "HEAD"]),
+        Route(
+            "/admin/gc/runs/{run_id:int}/progress",
+            guarded(garbage.progress),
+            methods=["GET", "HEAD"],
+        ),
         *admin_routes(
             manage, console.render, console.session, console.to_signin, console.registry_host
         ),
