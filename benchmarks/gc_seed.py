@@ -11,8 +11,9 @@ HTTP write path would take most of an hour; the deletes go through `DELETE
   index}` link files), manifests stored as blobs as it stores them.
 - Dockyard: a freshly migrated SQLite database filled the way scale.py fills it (every
   table a push writes: blob, repository_blob, manifest, manifest_reference, image_diff_id,
-  tag, tag_event), blob files at `blobs/sha256/<2>/<hex>`, all dated two hours back, past
-  the default in-flight window (`gc_in_flight_seconds`, one hour), like old builds.
+  tag, tag_event; then the namespace usage counters recounted), blob files at
+  `blobs/sha256/<2>/<hex>`, all dated two hours back, past the default in-flight window
+  (`gc_in_flight_seconds`, one hour), like old builds.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from benchmarks.oci import Client, RegistryError
 from benchmarks.registries import Registry
 from benchmarks.seeding import parallel
 from dockyard.metadata.db import Database
+from dockyard.metadata.queries import usage
 
 __all__ = ["Seeded", "delete_images", "seed_distribution", "seed_dockyard"]
 
@@ -194,6 +196,12 @@ def seed_dockyard(data_dir: Path, count: int) -> Seeded:
     flush()
     with conn:
         conn.execute("UPDATE access_state SET generation = generation + 1")
+    conn.close()
+    db = Database(f"sqlite:///{db_path}")
+    with db.write() as counted:
+        usage.recount(counted)  # the namespace usage counters a push keeps
+    db.close()
+    conn = sqlite3.connect(db_path)
     conn.execute("ANALYZE")
     conn.close()
     seeded.seconds = time.monotonic() - started

@@ -136,6 +136,41 @@ def test_shared_layers_free_only_what_nothing_else_uses(reg: Registry) -> None:
     assert reg.v2.http.head(f"/v2/team/a/blobs/{sha256(shared)}").status_code == 200
 
 
+def test_a_delete_stopped_by_a_new_reference_keeps_only_that_blob(reg: Registry) -> None:
+    """A batch's deletes run together; when one is stopped by a constraint (on PostgreSQL:
+    a manifest committing a reference to the link meanwhile), the batch is redone blob by
+    blob, the rest still goes and the stopped blob stays queued for the next run. The
+    constraint is raised here by a trigger on that one link."""
+    layer_a, layer_b = os.urandom(900), os.urandom(800)
+    a = reg.push.image("team/a", [layer_a], tags=("v1",))
+    b = reg.push.image("team/b", [layer_b], tags=("v1",))
+    _delete(reg, "team/a", a.digest)
+    _delete(reg, "team/b", b.digest)
+    stopped = sha256(layer_b)
+    with reg.db.write() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER stop_one BEFORE DELETE ON repository_blob "
+            f"WHEN old.digest = '{stopped}' "
+            "BEGIN SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed'); END"
+        )
+    first = reg.run()
+    assert first.figures["blobs_removed"] == 3  # a's config and layer, b's config
+    assert not any(reg.blob_exists(d) for d in _blobs_of(a, [layer_a]))
+    assert reg.blob_exists(stopped)
+    assert not reg.blob_exists(b.config)
+    assert ("blob", None, stopped, len(layer_b)) not in reg.items(first)
+    with reg.db.read() as conn:
+        assert gc_queue.sizes(conn) == (0, 1)
+    with reg.db.write() as conn:
+        conn.exec_driver_sql("DROP TRIGGER stop_one")
+    second = reg.run()
+    assert reg.items(second) == {
+        ("link", "team/b", stopped, 0),
+        ("blob", None, stopped, len(layer_b)),
+    }
+    assert not reg.blob_exists(stopped)
+
+
 def test_the_grace_period_keeps_what_went_recently(reg: Registry) -> None:
     layer = os.urandom(500)
     image = reg.push.image("team/app", [layer], tags=("v1",))

@@ -16,6 +16,7 @@ from dockyard.admin_api import gc as gc_routes
 from dockyard.admin_api import images as image_routes
 from dockyard.admin_api import retention as retention_routes
 from dockyard.admin_api import search as search_routes
+from dockyard.admin_api import usage as usage_routes
 from dockyard.admin_api import users as users_routes
 from dockyard.admin_api.dependencies import ApiState
 from dockyard.admin_api.errors import install_error_handlers
@@ -57,6 +58,7 @@ def create_admin_api(
         image_routes,
         gc_routes,
         retention_routes,
+        usage_routes,
     ):
         app.include_router(module.router)
     return app

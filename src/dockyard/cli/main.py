@@ -19,6 +19,7 @@ from dockyard.cli import (
     robots,
     search,
     tokens,
+    usage,
     users,
 )
 from dockyard.cli.serve import serve
@@ -33,6 +34,7 @@ app.command()(serve)
 app.add_typer(users.app, name="user")
 app.add_typer(groups.app, name="group")
 app.add_typer(namespaces.app, name="namespace")
+app.add_typer(namespaces.app, name="namespaces", hidden=True)  # `dockyard namespaces quota …`
 app.add_typer(repos.app, name="repo")
 app.command("grant")(grants.grant)
 app.command("revoke")(grants.revoke)
@@ -44,6 +46,7 @@ app.command("search")(search.search)
 app.command("delete")(deletes.delete)
 app.command("undo-delete")(deletes.undo_delete)
 app.command("gc")(gc.gc)
+app.command("usage")(usage.usage)
 app.add_typer(retention.app, name="retention")
 
 

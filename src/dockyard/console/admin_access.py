@@ -24,6 +24,9 @@ from dockyard.auth.principals import Principal
 from dockyard.auth.roles import Policy
 from dockyard.auth.sessions import Session
 from dockyard.console.admin_kit import Desk, address, done, grant_action, path_of
+from dockyard.console.urls import repository_url
+from dockyard.console.usage import QUOTA_ACTIONS, SPLIT_BUDGET, quota_action
+from dockyard.registry import usage
 from dockyard.registry.errors import NameInvalid
 from dockyard.registry.names import validate_name
 
@@ -131,8 +134,11 @@ class Access:
     async def _namespace_page(
         self, request: Request, session: Session, name: str, *, error: AccessError | None = None
     ) -> Response:
+        split = request.query_params.get("split") == "1"  # own/shared of a large namespace
         try:
-            data = await run_in_threadpool(_namespace_data, self._ctx, session.principal, name)
+            data = await run_in_threadpool(
+                _namespace_data, self._ctx, session.principal, name, split
+            )
         except AccessError as failure:
             return self._desk.failure(request, session, failure)
         return self._desk.page(request, session, "admin/namespace.html", error=error, **data)
@@ -156,6 +162,8 @@ class Access:
             policy = _policy(form.get("policy", ""))
             namespaces.set_namespace_policy(self._ctx, caller, at, name, policy)
             return "policy-set"
+        if action in QUOTA_ACTIONS:
+            return quota_action(self._ctx, caller, at, name, action, form)
         key = grant_action(self._ctx, caller, at, action, form, on=f"namespace:{name}")
         if key is None:
             raise InvalidRequest("unknown action")
@@ -210,7 +218,9 @@ def _namespaces_data(ctx: ManageContext, caller: Principal) -> dict[str, Any]:
     return {"scope": scope, "namespaces": listed}
 
 
-def _namespace_data(ctx: ManageContext, caller: Principal, name: str) -> dict[str, Any]:
+def _namespace_data(
+    ctx: ManageContext, caller: Principal, name: str, split: bool = False
+) -> dict[str, Any]:
     view = namespaces.get_namespace(ctx, caller, name)
     _must_administer(administered(ctx, caller), name)
     inside = [
@@ -227,6 +237,10 @@ def _namespace_data(ctx: ManageContext, caller: Principal, name: str) -> dict[st
         "repositories": page.repositories,
         "more_repositories": page.next is not None,
         "target": f"namespace:{name}",
+        "storage": usage.namespace_usage(
+            ctx, caller, name, split_budget=None if split else SPLIT_BUDGET
+        ),
+        "repository_url": repository_url,
     }
 
 

@@ -64,6 +64,8 @@ _FLASH = {
     "member-removed": "Member removed.",
     "namespace-created": "Namespace created.",
     "policy-set": "Access policy changed.",
+    "quota-set": "Storage quota set.",
+    "quota-cleared": "Storage quota removed.",
     "grant-set": "Role granted.",
     "grant-revoked": "Role revoked.",
     "robot-revoked": "Robot revoked.",

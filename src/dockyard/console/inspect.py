@@ -27,7 +27,7 @@ from dockyard.console.deletes import Deletes
 from dockyard.console.flash import read_flash, without_flash
 from dockyard.console.rendering import Renderer
 from dockyard.console.urls import image_url, layer_url, repository_url, tag_url
-from dockyard.registry import images
+from dockyard.registry import images, usage
 from dockyard.registry.images import TagSort
 
 __all__ = ["Inspect"]
@@ -125,10 +125,14 @@ class Inspect:
         page = await run_in_threadpool(
             images.repository_page, self._manage, session.principal, name, sort, offset
         )
+        storage = await run_in_threadpool(
+            usage.repository_usage, self._manage, session.principal, name
+        )
         return self._render.page(
             "inspect/repository.html",
             page=page,
             repo=page.repository,
+            storage=storage,
             **self._common(request, session, page.role),
         )
 

@@ -45,6 +45,7 @@ __all__ = [
     "Manifest",
     "ManifestReference",
     "Namespace",
+    "NamespaceBlob",
     "Repository",
     "RepositoryBlob",
     "RetentionPolicy",
@@ -73,6 +74,8 @@ class Base(DeclarativeBase):
 
 class Repository(Base):
     __tablename__ = "repository"
+    # A namespace's largest repositories (usage pages) walk this index backwards.
+    __table_args__ = (Index("ix_repository_namespace_stored_bytes", "namespace", "stored_bytes"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(NAME, unique=True)
     namespace: Mapped[str] = mapped_column(NAME, index=True)
@@ -262,6 +265,25 @@ class Namespace(Base):
     policy: Mapped[str] = mapped_column(String(16), default="private")
     created_at: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[str | None] = mapped_column(NAME)
+    # Bytes of the blobs linked in any of its repositories, each once: moves when a
+    # `namespace_blob` row appears or goes (queries/usage.py), read by the quota check.
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger)  # None: no quota
+    quota_set_by: Mapped[str | None] = mapped_column(NAME)
+    quota_set_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class NamespaceBlob(Base):
+    """How many repositories of a namespace link a blob (derived from `repository_blob`,
+    kept by every link and unlink). No foreign key to the blob: a counter must never stop
+    garbage collection from removing a blob."""
+
+    __tablename__ = "namespace_blob"
+    namespace_id: Mapped[int] = mapped_column(
+        ForeignKey("namespace.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(DIGEST, primary_key=True, index=True)
+    links: Mapped[int] = mapped_column(Integer)
 
 
 class Robot(Base):

@@ -17,6 +17,7 @@ RegistryError
 ├── Unsupported            operation refused by design (e.g. a referenced blob)
 ├── Unauthorized           no or bad credentials
 ├── Denied                 signed in but not allowed
+│   └── QuotaExceeded      the push would take the namespace over its storage quota
 └── TooManyRequests        rate limited
 """
 
@@ -104,6 +105,10 @@ class Unauthorized(RegistryError):
 
 class Denied(RegistryError):
     pass
+
+
+class QuotaExceeded(Denied):
+    """OCI `DENIED` (403): the message names the namespace, its usage and its quota."""
 
 
 class TooManyRequests(RegistryError):

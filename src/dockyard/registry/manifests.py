@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from dockyard.metadata.queries import audit, gc_queue, repositories, tags
 from dockyard.metadata.queries import blobs as blob_queries
 from dockyard.metadata.queries import manifests as manifest_queries
-from dockyard.registry import diff_ids
+from dockyard.registry import diff_ids, quotas
 from dockyard.registry import mediatypes as mt
 from dockyard.registry.context import Absent, RegistryContext, now
 from dockyard.registry.digests import algorithm_of, compute, parse_digest
@@ -251,6 +251,7 @@ class ManifestService:
         at = now()
         with self._ctx.db.write() as conn:
             repo_id = repositories.ensure_repository(conn, name, namespace_of(name), at)
+            quotas.check_manifest(conn, name, repo_id, digest)
             manifest_id = insert_manifest(conn, repo_id, digest, payload, parsed, at, actor)
             diff_ids.record(conn, pending)
             if tag is None:

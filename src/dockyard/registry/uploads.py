@@ -18,12 +18,14 @@ import anyio
 from dockyard.metadata.locks import lock_digests
 from dockyard.metadata.queries import blobs as blob_queries
 from dockyard.metadata.queries import gc_queue, repositories, uploads
+from dockyard.registry import quotas
 from dockyard.registry.context import RegistryContext, now
 from dockyard.registry.digests import Hasher, algorithm_of, new_hasher
 from dockyard.registry.errors import (
     BlobUploadInvalid,
     BlobUploadUnknown,
     DigestInvalid,
+    QuotaExceeded,
     RangeInvalid,
 )
 from dockyard.registry.names import namespace_of
@@ -73,6 +75,8 @@ class UploadService:
     # -- sessions ---------------------------------------------------------------------
 
     def _start(self, name: str, actor: str | None) -> str:
+        with self._ctx.db.read() as conn:
+            quotas.check_room(conn, name)  # a namespace with no room left takes no upload
         upload_id = uuid.uuid4().hex
         self._ctx.store.create_upload(upload_id)
         with self._ctx.db.write() as conn:
@@ -109,8 +113,10 @@ class UploadService:
         with self._ctx.db.write() as conn:
             lock_digests(conn, [digest])  # GC may be removing it: it is seen linked or gone
             source_id = repositories.repository_id(conn, source)
-            if source_id is None or blob_queries.linked_size(conn, source_id, digest) is None:
+            size = None if source_id is None else blob_queries.linked_size(conn, source_id, digest)
+            if size is None:
                 return False
+            quotas.check_blob(conn, name, digest, size)
             repo_id = repositories.ensure_repository(conn, name, namespace_of(name), at)
             blob_queries.link_blob(conn, repo_id, digest, at)
             gc_queue.enqueue_blobs(conn, [digest], at)  # a manifest may never use it
@@ -118,6 +124,7 @@ class UploadService:
 
     async def mount(self, name: str, digest: str, source: str, actor: str | None) -> bool:
         """Link a blob of `source` into `name`; False when `source` does not have it.
+        QuotaExceeded when the blob would take the namespace of `name` over its quota.
 
         The caller must already have checked that the client may read `source`.
         """
@@ -223,7 +230,8 @@ class UploadService:
         address: str | None = None,
         content_range: tuple[int, int] | None = None,
     ) -> None:
-        """Close the session: the bytes become blob `digest` in `name`, or nothing at all.
+        """Close the session: the bytes become blob `digest` in `name`, or nothing at all
+        (a wrong digest, or QuotaExceeded: the session and its bytes are gone).
 
         A last chunk with a Content-Range that does not start at the offset gets 416 and
         leaves the session usable, like a PATCH.
@@ -245,9 +253,13 @@ class UploadService:
                 raise DigestInvalid(
                     f"uploaded content has digest {actual}, not the {digest} given", digest
                 )
-            await anyio.to_thread.run_sync(
-                self._commit, name, upload_id, size, digest, actor, address
-            )
+            try:
+                await anyio.to_thread.run_sync(
+                    self._commit, name, upload_id, size, digest, actor, address
+                )
+            except QuotaExceeded:
+                await anyio.to_thread.run_sync(self._discard, upload_id)  # its bytes go now
+                raise
         finally:
             writer.close()
             self._hashes.pop(upload_id, None)
@@ -274,6 +286,7 @@ class UploadService:
         at = now()
         with self._ctx.db.write() as conn:
             lock_digests(conn, [digest])
+            quotas.check_blob(conn, name, digest, size)  # before the bytes are placed
             self._ctx.store.place_upload(upload_id, digest)
             blob_queries.add_blob(conn, digest, size, at)
             repo_id = repositories.ensure_repository(conn, name, namespace_of(name), at)

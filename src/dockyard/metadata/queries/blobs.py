@@ -8,6 +8,7 @@ from sqlalchemy import Connection, delete, exists, select, update
 
 from dockyard.metadata.models import Blob, ManifestReference, Repository, RepositoryBlob, table_of
 from dockyard.metadata.queries._upsert import insert_ignore
+from dockyard.metadata.queries.usage import count_link, uncount_everywhere, uncount_links
 
 _repo = table_of(Repository)
 _blob = table_of(Blob)
@@ -58,7 +59,8 @@ def _size_of(digest: str) -> Any:
 
 def link_blob(conn: Connection, repo_id: int, digest: str, now: int) -> None:
     """Link (or re-link, refreshing the GC grace period) a blob into a repository; a new
-    link adds the blob's size to the repository's `stored_bytes`."""
+    link adds the blob's size to the repository's `stored_bytes` and counts in its
+    namespace's usage."""
     link = {"repository_id": repo_id, "digest": digest, "linked_at": now}
     if insert_ignore(conn, _link, link, ["repository_id", "digest"]):
         conn.execute(
@@ -66,6 +68,7 @@ def link_blob(conn: Connection, repo_id: int, digest: str, now: int) -> None:
             .where(_repo.c.id == repo_id)
             .values(stored_bytes=_repo.c.stored_bytes + _size_of(digest))
         )
+        count_link(conn, repo_id, digest)
     else:
         refresh_links(conn, [(repo_id, digest)], now)
 
@@ -94,11 +97,14 @@ def unlink_blob(conn: Connection, repo_id: int, digest: str) -> bool:
             .where(_repo.c.id == repo_id)
             .values(stored_bytes=_repo.c.stored_bytes - _size_of(digest))
         )
+        uncount_links(conn, repo_id, [digest])
     return result.rowcount > 0
 
 
 def unlink_everywhere(conn: Connection, digest: str) -> None:
-    """Unlink a blob from every repository that links it, keeping their `stored_bytes`."""
+    """Unlink a blob from every repository that links it, keeping their `stored_bytes` and
+    their namespaces' usage."""
+    uncount_everywhere(conn, digest)
     holders = select(_link.c.repository_id).where(_link.c.digest == digest)
     conn.execute(
         update(_repo)

@@ -25,6 +25,7 @@ from dockyard.metadata.models import (
 )
 from dockyard.metadata.queries._batching import chunks as _chunks
 from dockyard.metadata.queries.blobs import unlink_everywhere
+from dockyard.metadata.queries.usage import uncount_repository
 
 _blob = table_of(Blob)
 _deleted = table_of(DeletedManifest)
@@ -229,6 +230,7 @@ def delete_repository(conn: Connection, repo_id: int, name: str) -> list[str]:
     records cascade with the row."""
     ids = [info.id for info in manifests_in_repository(conn, repo_id)]
     delete_manifests(conn, ids)
+    uncount_repository(conn, repo_id)  # its namespace's usage, while the links are there
     conn.execute(delete(_link).where(_link.c.repository_id == repo_id))
     conn.execute(delete(_event).where(_event.c.repository_id == repo_id))
     conn.execute(delete(_deleted).where(_deleted.c.repository_id == repo_id))

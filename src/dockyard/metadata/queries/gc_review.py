@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, and_, delete, exists, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, or_, select, tuple_, update
 
 from dockyard.metadata.models import (
     Blob,
@@ -30,6 +30,7 @@ from dockyard.metadata.models import (
 )
 from dockyard.metadata.queries._batching import chunks
 from dockyard.metadata.queries.gc_queue import BLOB_KINDS
+from dockyard.metadata.queries.usage import uncount_pairs
 
 __all__ = [
     "BlobFacts",
@@ -39,9 +40,9 @@ __all__ = [
     "blob_facts",
     "blob_queue",
     "blob_rows",
-    "delete_unlinked_blob",
+    "delete_unlinked_blobs",
     "delete_unreachable_manifest",
-    "delete_unused_link",
+    "delete_unused_links",
     "drop_blob_reviews",
     "drop_manifest_reviews",
     "manifest_facts",
@@ -296,33 +297,53 @@ def blob_facts(conn: Connection, digests: Iterable[str], lock: bool) -> dict[str
     return facts
 
 
-def delete_unused_link(conn: Connection, repo_id: int, digest: str, touched_by: int) -> bool:
-    """Unlink the blob from the repository if no manifest there uses it and no client was
-    told of it after `touched_by`; keeps the repository's `stored_bytes`."""
-    stmt = delete(_link).where(
-        _link.c.repository_id == repo_id,
-        _link.c.digest == digest,
-        _link.c.linked_at <= touched_by,
-        ~exists().where(_ref.c.repository_id == repo_id, _ref.c.digest == digest),
-    )
-    if conn.execute(stmt).rowcount != 1:
-        return False
-    size = select(_blob.c.size).where(_blob.c.digest == digest).scalar_subquery()
+def delete_unused_links(
+    conn: Connection, pairs: Iterable[tuple[int, str]], touched_by: int
+) -> list[tuple[int, str]]:
+    """Unlink each (repository id, digest) if no manifest of that repository uses the blob
+    and no client was told of it after `touched_by`; returns the links that went, with the
+    repositories' `stored_bytes` and the namespaces' usage moved to match."""
+    unlinked: list[tuple[int, str]] = []
+    for chunk in chunks(sorted(set(pairs))):
+        stmt = delete(_link).where(
+            _link.c.digest.in_(sorted({digest for _, digest in chunk})),  # SQLite's index
+            tuple_(_link.c.repository_id, _link.c.digest).in_(chunk),
+            _link.c.linked_at <= touched_by,
+            ~exists().where(
+                _ref.c.repository_id == _link.c.repository_id, _ref.c.digest == _link.c.digest
+            ),
+        )
+        returning = stmt.returning(_link.c.repository_id, _link.c.digest)
+        unlinked += [(int(repo_id), digest) for repo_id, digest in conn.execute(returning)]
+    if not unlinked:
+        return unlinked
+    sizes: dict[str, int] = {}
+    for digests in chunks(sorted({digest for _, digest in unlinked})):
+        sized = select(_blob.c.digest, _blob.c.size).where(_blob.c.digest.in_(digests))
+        sizes.update((digest, int(size)) for digest, size in conn.execute(sized))
+    freed: defaultdict[int, int] = defaultdict(int)
+    for repo_id, digest in unlinked:
+        freed[repo_id] += sizes.get(digest, 0)
     conn.execute(
-        update(_repo).where(_repo.c.id == repo_id).values(stored_bytes=_repo.c.stored_bytes - size)
+        update(_repo)
+        .where(_repo.c.id == bindparam("rid"))
+        .values(stored_bytes=_repo.c.stored_bytes - bindparam("freed")),
+        [{"rid": repo_id, "freed": n} for repo_id, n in sorted(freed.items())],
     )
-    return True
+    uncount_pairs(conn, unlinked, sizes)
+    return unlinked
 
 
-def delete_unlinked_blob(conn: Connection, digest: str) -> int | None:
-    """Forget the blob if no repository links it; returns its size, None if it stays."""
-    stmt = (
-        delete(_blob)
-        .where(_blob.c.digest == digest, ~exists().where(_link.c.digest == digest))
-        .returning(_blob.c.size)
-    )
-    size = conn.execute(stmt).scalar()
-    return None if size is None else int(size)
+def delete_unlinked_blobs(conn: Connection, digests: Iterable[str]) -> dict[str, int]:
+    """Forget each blob that no repository links; returns the sizes of those that went."""
+    gone: dict[str, int] = {}
+    for chunk in chunks(sorted(set(digests))):
+        stmt = delete(_blob).where(
+            _blob.c.digest.in_(chunk), ~exists().where(_link.c.digest == _blob.c.digest)
+        )
+        returning = stmt.returning(_blob.c.digest, _blob.c.size)
+        gone.update((digest, int(size)) for digest, size in conn.execute(returning))
+    return gone
 
 
 def drop_blob_reviews(conn: Connection, digests: Iterable[str]) -> None:

@@ -10,6 +10,8 @@ deletes their row and dropped only after it commits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -144,17 +146,17 @@ def _blobs(db: Database, store: BlobStore, cut: Cutoffs, figures: Figures, sink:
                 digests = [digest for _, digest in batch]
                 lock_digests(conn, digests)
                 facts = gc_review.blob_facts(conn, digests, lock=True)
-                done: list[str] = []
-                items: list[Item] = []
-                for digest in digests:
-                    f = facts[digest]
-                    if f.since is None or f.since > cut.unreachable_by:
-                        continue  # enqueued again meanwhile: a later run
-                    figures.blobs_examined += 1
-                    if _review_blob(conn, store, f, cut, figures, items, hidden):
-                        done.append(digest)
-                gc_review.drop_blob_reviews(conn, done)
-                sink.items(conn, items)
+                due = [facts[digest] for digest in digests if _due(facts[digest], cut)]
+                figures.blobs_examined += len(due)
+                removed = _remove_blobs(conn, due, cut)
+                for digest, _size in removed.blobs:
+                    if store.hide_blob(digest):
+                        hidden.append(digest)
+                figures.links_removed += removed.links
+                figures.blobs_removed += len(removed.blobs)
+                figures.kept_recent += removed.waiting
+                gc_review.drop_blob_reviews(conn, removed.done)
+                sink.items(conn, removed.items)
         except BaseException:
             for digest in hidden:
                 store.restore_blob(digest)
@@ -162,41 +164,77 @@ def _blobs(db: Database, store: BlobStore, cut: Cutoffs, figures: Figures, sink:
         figures.bytes_freed += store.drop_hidden(hidden)
 
 
-def _review_blob(
-    conn: Connection,
-    store: BlobStore,
-    f: gc_review.BlobFacts,
-    cut: Cutoffs,
-    figures: Figures,
-    items: list[Item],
-    hidden: list[str],
-) -> bool:
-    """Remove what of one blob may go; True when it can leave the queue."""
-    verdict = blob_verdicts(f, (), cut)
-    found: list[Item] = []
+def _due(f: gc_review.BlobFacts, cut: Cutoffs) -> bool:
+    """Still queued since before the cutoff (one enqueued again meanwhile waits a run)."""
+    return f.since is not None and f.since <= cut.unreachable_by
+
+
+@dataclass(slots=True)
+class _Removed:
+    links: int = 0
+    blobs: list[tuple[str, int]] = field(default_factory=list)  # (digest, size)
+    waiting: int = 0  # unused links kept for the in-flight window
+    done: list[str] = field(default_factory=list)  # reviewed: they leave the queue
+    items: list[Item] = field(default_factory=list)
+
+    def add(self, other: _Removed) -> None:
+        self.links += other.links
+        self.blobs += other.blobs
+        self.waiting += other.waiting
+        self.done += other.done
+        self.items += other.items
+
+
+def _remove_blobs(conn: Connection, due: list[gc_review.BlobFacts], cut: Cutoffs) -> _Removed:
+    """Remove what of these blobs may go, the whole batch in one savepoint; if a new
+    reference stops a delete (a manifest started using a blob meanwhile), blob by blob, and
+    those stopped are reviewed again next run."""
     try:
         with conn.begin_nested():
-            unlinked = 0
-            for link, link_verdict in verdict.links:
-                if link_verdict is Verdict.REMOVE and gc_review.delete_unused_link(
-                    conn, link.repository_id, f.digest, cut.touched_by
-                ):
-                    unlinked += 1
-                    found.append(Item(0, "link", link.repository, f.digest, 0, None))
-            size = None
-            if verdict.remove_blob and unlinked == len(verdict.links):
-                size = gc_review.delete_unlinked_blob(conn, f.digest)
-            if size is not None:
-                found.append(Item(0, "blob", None, f.digest, size, None))
-                if store.hide_blob(f.digest):
-                    hidden.append(f.digest)
+            return _remove_in(conn, due, cut)
     except IntegrityError:
-        return False  # a manifest started using it meanwhile: reviewed again next run
-    figures.links_removed += sum(1 for item in found if item.kind == "link")
-    figures.blobs_removed += sum(1 for item in found if item.kind == "blob")
-    figures.kept_recent += sum(1 for _, v in verdict.links if v is Verdict.WAIT)
-    items.extend(found)
-    return not verdict.keep_queued
+        pass
+    removed = _Removed()
+    for f in due:
+        try:
+            with conn.begin_nested():
+                removed.add(_remove_in(conn, [f], cut))
+        except IntegrityError:
+            pass
+    return removed
+
+
+def _remove_in(conn: Connection, due: list[gc_review.BlobFacts], cut: Cutoffs) -> _Removed:
+    """The deletes, in SQL only (the bytes are hidden once they succeeded)."""
+    removed = _Removed()
+    verdicts = {f.digest: blob_verdicts(f, (), cut) for f in due}
+    going = [
+        (link.repository_id, digest)
+        for digest, verdict in verdicts.items()
+        for link, link_verdict in verdict.links
+        if link_verdict is Verdict.REMOVE
+    ]
+    unlinked = set(gc_review.delete_unused_links(conn, going, cut.touched_by))
+    emptied = [
+        f.digest
+        for f in due
+        if verdicts[f.digest].remove_blob
+        and all((link.repository_id, f.digest) in unlinked for link in f.links)
+    ]
+    sizes = gc_review.delete_unlinked_blobs(conn, emptied)
+    for f in due:
+        for link in f.links:
+            if (link.repository_id, f.digest) in unlinked:
+                removed.links += 1
+                removed.items.append(Item(0, "link", link.repository, f.digest, 0, None))
+        if f.digest in sizes:
+            removed.blobs.append((f.digest, sizes[f.digest]))
+            removed.items.append(Item(0, "blob", None, f.digest, sizes[f.digest], None))
+        verdict = verdicts[f.digest]
+        removed.waiting += sum(1 for _, v in verdict.links if v is Verdict.WAIT)
+        if not verdict.keep_queued:
+            removed.done.append(f.digest)
+    return removed
 
 
 # -- uploads -----------------------------------------------------------------------------
