@@ -68,3 +68,47 @@ def test_0004_computes_stored_bytes_of_existing_repositories(tmp_path: Path) -> 
         assert sizes == {"a/one": 123, "a/two": 0}
     finally:
         db.close()
+
+
+def test_finding_the_indexes_that_list_a_manifest_uses_an_index_after_analyze(
+    tmp_path: Path,
+) -> None:
+    """Blob references leave `child_manifest_id` NULL; with statistics of a registry of
+    plain images, the lookup of an index's children must still use an index (0009)."""
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        db.migrate()
+        with db.write() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO repository (id, name, namespace, created_at, pushed_at) "
+                "VALUES (1, 'a/b', 'a', 0, 0)"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO manifest (id, repository_id, digest, media_type, payload, size, "
+                "created_at) VALUES (1, 1, 'sha256:m', 'x', x'00', 1, 0)"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO blob (digest, size, created_at) VALUES ('sha256:l', 1, 0)"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO repository_blob (repository_id, digest, linked_at) "
+                "VALUES (1, 'sha256:l', 0)"
+            )
+            for position in range(2000):
+                conn.exec_driver_sql(
+                    "INSERT INTO manifest_reference (manifest_id, position, digest, kind, size, "
+                    "media_type, repository_id) VALUES (1, ?, 'sha256:l', 'layer', 1, 'x', 1)",
+                    (position,),
+                )
+            conn.exec_driver_sql("ANALYZE")
+        with db.read() as conn:
+            plan = " ".join(
+                str(row[-1])
+                for row in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT manifest_id FROM manifest_reference "
+                    "WHERE child_manifest_id IN (1, 2)"
+                )
+            )
+        assert "USING INDEX ix_manifest_reference_child_manifest_id" in plan, plan
+    finally:
+        db.close()

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -149,6 +150,12 @@ class ManifestReference(Base):
             ondelete="RESTRICT",
             name="fk_manifest_reference_repository_blob",
         ),
+        Index(  # partial: most rows are blob references, NULL here (migration 0009)
+            "ix_manifest_reference_child_manifest_id",
+            "child_manifest_id",
+            sqlite_where=text("child_manifest_id IS NOT NULL"),
+            postgresql_where=text("child_manifest_id IS NOT NULL"),
+        ),
     )
     manifest_id: Mapped[int] = mapped_column(
         ForeignKey("manifest.id", ondelete="CASCADE"), primary_key=True
@@ -160,7 +167,7 @@ class ManifestReference(Base):
     media_type: Mapped[str] = mapped_column(String(255))
     repository_id: Mapped[int | None] = mapped_column(Integer)
     child_manifest_id: Mapped[int | None] = mapped_column(
-        ForeignKey("manifest.id", ondelete="RESTRICT"), index=True
+        ForeignKey("manifest.id", ondelete="RESTRICT")
     )
 
 
