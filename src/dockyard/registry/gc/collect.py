@@ -1,5 +1,6 @@
 """The real run: works the review queues off in short write transactions of at most
-`BATCH` candidates, so pushes and pulls go on between them (DESIGN "Cleanup").
+`BATCH` candidates, each followed by a pause as long as it took, so pushes and pulls go on
+between them (DESIGN "Cleanup").
 
 Order: hidden bytes left by a stopped run are settled first; then manifests (in passes,
 because removing an index or a subject releases manifests reviewed earlier in the pass),
@@ -10,6 +11,9 @@ deletes their row and dropped only after it commits.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
@@ -34,6 +38,17 @@ from dockyard.storage.base import BlobStore, UploadBusy
 __all__ = ["BATCH", "collect"]
 
 BATCH = 500
+_MAX_PAUSE_S = 0.5
+
+
+@contextmanager
+def _paced() -> Iterator[None]:
+    """After a write batch, pause as long as it took: a run then takes at most half of the
+    write lock and of the process's CPU (the GIL it shares with request threads), so pushes
+    keep going while it runs; measured in benchmarks/gc.py (docs/benchmarks-gc.md)."""
+    started = time.monotonic()
+    yield
+    time.sleep(min(time.monotonic() - started, _MAX_PAUSE_S))
 
 
 def collect(db: Database, store: BlobStore, cut: Cutoffs, sink: RunSink) -> Figures:
@@ -83,7 +98,7 @@ def _manifest_pass(db: Database, cut: Cutoffs, figures: Figures, sink: RunSink) 
     after: tuple[int, int] | None = None
     while True:
         sink.beat("manifests", figures)
-        with db.write() as conn:
+        with _paced(), db.write() as conn:
             batch = gc_review.manifest_queue(conn, cut.unreachable_by, after, BATCH)
             if not batch:
                 return removed
@@ -138,7 +153,7 @@ def _blobs(db: Database, store: BlobStore, cut: Cutoffs, figures: Figures, sink:
         sink.beat("blobs", figures)
         hidden: list[str] = []
         try:
-            with db.write() as conn:
+            with _paced(), db.write() as conn:
                 batch = gc_review.blob_queue(conn, cut.unreachable_by, after, BATCH)
                 if not batch:
                     return
