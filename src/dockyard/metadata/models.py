@@ -156,13 +156,15 @@ class ManifestReference(Base):
             sqlite_where=text("child_manifest_id IS NOT NULL"),
             postgresql_where=text("child_manifest_id IS NOT NULL"),
         ),
+        # "does a manifest of this repository use this blob?" in one probe (migration 0009)
+        Index("ix_manifest_reference_digest_repository", "digest", "repository_id"),
     )
     manifest_id: Mapped[int] = mapped_column(
         ForeignKey("manifest.id", ondelete="CASCADE"), primary_key=True
     )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
-    digest: Mapped[str] = mapped_column(DIGEST, index=True)
+    digest: Mapped[str] = mapped_column(DIGEST)
     size: Mapped[int] = mapped_column(BigInteger)
     media_type: Mapped[str] = mapped_column(String(255))
     repository_id: Mapped[int | None] = mapped_column(Integer)
