@@ -200,7 +200,10 @@ def test_a_namespace_admin_sees_only_their_namespace(
     _flash(page, "Access policy changed.")
     expect(page.locator("#policy-sentence")).to_contain_text("Every signed-in user may pull")
 
-    page.get_by_role("link", name=_OPS_REPO).click()
+    # The namespace page links the repository twice: its Storage table (to the images) and
+    # its Repositories table (to the repository's administration).
+    repositories = page.get_by_role("table", name="Repositories")
+    repositories.get_by_role("link", name=_OPS_REPO).click()
     expect(page.get_by_role("heading", name=_OPS_REPO)).to_be_visible()
     screenshot(page, "admin-repository")
 
