@@ -14,7 +14,18 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, and_, bindparam, delete, exists, or_, select, tuple_, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from dockyard.metadata.models import (
     Blob,
@@ -45,9 +56,12 @@ __all__ = [
     "delete_unused_links",
     "drop_blob_reviews",
     "drop_manifest_reviews",
+    "due_blobs",
     "manifest_facts",
     "manifest_queue",
     "queued_blobs",
+    "repository_names",
+    "waiting_links",
 ]
 
 _mq = table_of(GcManifestReview)
@@ -297,30 +311,53 @@ def blob_facts(conn: Connection, digests: Iterable[str], lock: bool) -> dict[str
     return facts
 
 
+_DIGESTS: BindParameter[str] = bindparam("digests", expanding=True)
+_unused_here = ~exists().where(
+    _ref.c.repository_id == _link.c.repository_id, _ref.c.digest == _link.c.digest
+)
+_DUE = (
+    select(_bq.c.digest)
+    .where(_bq.c.digest.in_(_DIGESTS), _bq.c.since <= bindparam("by"))
+    .with_for_update()
+)
+_UNLINK = (
+    delete(_link)
+    .where(_link.c.digest.in_(_DIGESTS), _link.c.linked_at <= bindparam("touched"), _unused_here)
+    .returning(_link.c.repository_id, _link.c.digest)
+)
+_WAITING = (
+    select(_link.c.digest, func.count())
+    .where(_link.c.digest.in_(_DIGESTS), _link.c.linked_at > bindparam("touched"), _unused_here)
+    .group_by(_link.c.digest)
+)
+_SIZES = select(_blob.c.digest, _blob.c.size).where(_blob.c.digest.in_(_DIGESTS))
+
+
+def due_blobs(conn: Connection, digests: Iterable[str], by: int) -> list[str]:
+    """Of these digests, those still queued since at or before `by`; their queue rows are
+    locked (PostgreSQL), so no client postpones one before this transaction ends."""
+    due: list[str] = []
+    for chunk in chunks(sorted(set(digests))):
+        due += conn.execute(_DUE, {"digests": chunk, "by": by}).scalars()
+    return due
+
+
 def delete_unused_links(
-    conn: Connection, pairs: Iterable[tuple[int, str]], touched_by: int
+    conn: Connection, digests: Iterable[str], touched_by: int
 ) -> list[tuple[int, str]]:
-    """Unlink each (repository id, digest) if no manifest of that repository uses the blob
-    and no client was told of it after `touched_by`; returns the links that went, with the
-    repositories' `stored_bytes` and the namespaces' usage moved to match."""
+    """Unlink these blobs from each repository where no manifest uses them and no client
+    was told of them after `touched_by`; returns the (repository id, digest) links that
+    went, with the repositories' `stored_bytes` and the namespaces' usage moved to match."""
     unlinked: list[tuple[int, str]] = []
-    for chunk in chunks(sorted(set(pairs))):
-        stmt = delete(_link).where(
-            _link.c.digest.in_(sorted({digest for _, digest in chunk})),  # SQLite's index
-            tuple_(_link.c.repository_id, _link.c.digest).in_(chunk),
-            _link.c.linked_at <= touched_by,
-            ~exists().where(
-                _ref.c.repository_id == _link.c.repository_id, _ref.c.digest == _link.c.digest
-            ),
-        )
-        returning = stmt.returning(_link.c.repository_id, _link.c.digest)
-        unlinked += [(int(repo_id), digest) for repo_id, digest in conn.execute(returning)]
+    for chunk in chunks(sorted(set(digests))):
+        rows = conn.execute(_UNLINK, {"digests": chunk, "touched": touched_by})
+        unlinked += [(int(repo_id), digest) for repo_id, digest in rows]
     if not unlinked:
         return unlinked
     sizes: dict[str, int] = {}
-    for digests in chunks(sorted({digest for _, digest in unlinked})):
-        sized = select(_blob.c.digest, _blob.c.size).where(_blob.c.digest.in_(digests))
-        sizes.update((digest, int(size)) for digest, size in conn.execute(sized))
+    for chunk in chunks(sorted({digest for _, digest in unlinked})):
+        rows = conn.execute(_SIZES, {"digests": chunk})
+        sizes.update((digest, int(size)) for digest, size in rows)
     freed: defaultdict[int, int] = defaultdict(int)
     for repo_id, digest in unlinked:
         freed[repo_id] += sizes.get(digest, 0)
@@ -334,21 +371,46 @@ def delete_unused_links(
     return unlinked
 
 
+def waiting_links(conn: Connection, digests: Iterable[str], touched_by: int) -> dict[str, int]:
+    """Per digest, how many of its links no manifest uses but a client was told of after
+    `touched_by`: they wait out the in-flight window, and the blob stays queued."""
+    waiting: dict[str, int] = {}
+    for chunk in chunks(sorted(set(digests))):
+        rows = conn.execute(_WAITING, {"digests": chunk, "touched": touched_by})
+        waiting.update((digest, int(n)) for digest, n in rows)
+    return waiting
+
+
+def repository_names(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for chunk in chunks(sorted(set(ids))):
+        query = select(_repo.c.id, _repo.c.name).where(_repo.c.id.in_(chunk))
+        names.update((int(repo_id), name) for repo_id, name in conn.execute(query))
+    return names
+
+
+_FORGET = (
+    delete(_blob)
+    .where(_blob.c.digest.in_(_DIGESTS), ~exists().where(_link.c.digest == _blob.c.digest))
+    .returning(_blob.c.digest, _blob.c.size)
+)
+
+
 def delete_unlinked_blobs(conn: Connection, digests: Iterable[str]) -> dict[str, int]:
     """Forget each blob that no repository links; returns the sizes of those that went."""
     gone: dict[str, int] = {}
     for chunk in chunks(sorted(set(digests))):
-        stmt = delete(_blob).where(
-            _blob.c.digest.in_(chunk), ~exists().where(_link.c.digest == _blob.c.digest)
-        )
-        returning = stmt.returning(_blob.c.digest, _blob.c.size)
-        gone.update((digest, int(size)) for digest, size in conn.execute(returning))
+        rows = conn.execute(_FORGET, {"digests": chunk})
+        gone.update((digest, int(size)) for digest, size in rows)
     return gone
 
 
+_DROP_REVIEWS = delete(_bq).where(_bq.c.digest.in_(_DIGESTS))
+
+
 def drop_blob_reviews(conn: Connection, digests: Iterable[str]) -> None:
-    for chunk in chunks(set(digests)):
-        conn.execute(delete(_bq).where(_bq.c.digest.in_(chunk)))
+    for chunk in chunks(sorted(set(digests))):
+        conn.execute(_DROP_REVIEWS, {"digests": chunk})
 
 
 def blob_exists(conn: Connection, digest: str) -> bool:

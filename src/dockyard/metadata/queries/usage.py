@@ -24,7 +24,6 @@ from sqlalchemy import (
     exists,
     func,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -188,12 +187,9 @@ def uncount_pairs(
         [{"ns": ns, "d": digest, "n": n} for (ns, digest), n in sorted(fewer.items())],
     )
     freed: defaultdict[int, int] = defaultdict(int)
-    for keys in chunks(sorted(fewer)):
-        gone = delete(_nsb).where(
-            _nsb.c.digest.in_(sorted({digest for _, digest in keys})),  # SQLite's index
-            tuple_(_nsb.c.namespace_id, _nsb.c.digest).in_(keys),
-            _nsb.c.links <= 0,
-        )
+    for digests in chunks(sorted({digest for _, digest in fewer})):
+        # Only counts this transaction brought to zero can be at zero (none stays there).
+        gone = delete(_nsb).where(_nsb.c.digest.in_(digests), _nsb.c.links <= 0)
         for ns, digest in conn.execute(gone.returning(_nsb.c.namespace_id, _nsb.c.digest)):
             freed[int(ns)] += sizes[digest]
     if freed:

@@ -25,13 +25,7 @@ from dockyard.metadata.queries import gc_queue, gc_review, uploads
 from dockyard.metadata.queries._batching import chunks
 from dockyard.metadata.queries.gc_review import ManifestFacts
 from dockyard.registry.gc.report import Figures, Item
-from dockyard.registry.gc.rules import (
-    Cutoffs,
-    Verdict,
-    blob_verdicts,
-    manifest_verdict,
-    parents_first,
-)
+from dockyard.registry.gc.rules import Cutoffs, Verdict, manifest_verdict, parents_first
 from dockyard.registry.gc.sink import RunSink
 from dockyard.storage.base import BlobStore, UploadBusy
 
@@ -160,8 +154,7 @@ def _blobs(db: Database, store: BlobStore, cut: Cutoffs, figures: Figures, sink:
                 after = batch[-1]
                 digests = [digest for _, digest in batch]
                 lock_digests(conn, digests)
-                facts = gc_review.blob_facts(conn, digests, lock=True)
-                due = [facts[digest] for digest in digests if _due(facts[digest], cut)]
+                due = gc_review.due_blobs(conn, digests, cut.unreachable_by)
                 figures.blobs_examined += len(due)
                 removed = _remove_blobs(conn, due, cut)
                 for digest, _size in removed.blobs:
@@ -177,11 +170,6 @@ def _blobs(db: Database, store: BlobStore, cut: Cutoffs, figures: Figures, sink:
                 store.restore_blob(digest)
             raise
         figures.bytes_freed += store.drop_hidden(hidden)
-
-
-def _due(f: gc_review.BlobFacts, cut: Cutoffs) -> bool:
-    """Still queued since before the cutoff (one enqueued again meanwhile waits a run)."""
-    return f.since is not None and f.since <= cut.unreachable_by
 
 
 @dataclass(slots=True)
@@ -200,7 +188,7 @@ class _Removed:
         self.items += other.items
 
 
-def _remove_blobs(conn: Connection, due: list[gc_review.BlobFacts], cut: Cutoffs) -> _Removed:
+def _remove_blobs(conn: Connection, due: list[str], cut: Cutoffs) -> _Removed:
     """Remove what of these blobs may go, the whole batch in one savepoint; if a new
     reference stops a delete (a manifest started using a blob meanwhile), blob by blob, and
     those stopped are reviewed again next run."""
@@ -210,45 +198,34 @@ def _remove_blobs(conn: Connection, due: list[gc_review.BlobFacts], cut: Cutoffs
     except IntegrityError:
         pass
     removed = _Removed()
-    for f in due:
+    for digest in due:
         try:
             with conn.begin_nested():
-                removed.add(_remove_in(conn, [f], cut))
+                removed.add(_remove_in(conn, [digest], cut))
         except IntegrityError:
             pass
     return removed
 
 
-def _remove_in(conn: Connection, due: list[gc_review.BlobFacts], cut: Cutoffs) -> _Removed:
-    """The deletes, in SQL only (the bytes are hidden once they succeeded)."""
-    removed = _Removed()
-    verdicts = {f.digest: blob_verdicts(f, (), cut) for f in due}
-    going = [
-        (link.repository_id, digest)
-        for digest, verdict in verdicts.items()
-        for link, link_verdict in verdict.links
-        if link_verdict is Verdict.REMOVE
+def _remove_in(conn: Connection, due: list[str], cut: Cutoffs) -> _Removed:
+    """The rules of `rules.blob_verdicts`, in SQL: a link no manifest of its repository
+    uses goes unless a client was told of it within the in-flight window (then it waits,
+    and its blob stays queued); a blob goes with its last link. The bytes are hidden once
+    these deletes succeeded."""
+    unlinked = gc_review.delete_unused_links(conn, due, cut.touched_by)
+    waiting = gc_review.waiting_links(conn, due, cut.touched_by)
+    sizes = gc_review.delete_unlinked_blobs(conn, due)
+    names = gc_review.repository_names(conn, {repo_id for repo_id, _ in unlinked})
+    removed = _Removed(links=len(unlinked), waiting=sum(waiting.values()))
+    removed.items = [
+        Item(0, "link", names[repo_id], digest, 0, None) for repo_id, digest in unlinked
     ]
-    unlinked = set(gc_review.delete_unused_links(conn, going, cut.touched_by))
-    emptied = [
-        f.digest
-        for f in due
-        if verdicts[f.digest].remove_blob
-        and all((link.repository_id, f.digest) in unlinked for link in f.links)
-    ]
-    sizes = gc_review.delete_unlinked_blobs(conn, emptied)
-    for f in due:
-        for link in f.links:
-            if (link.repository_id, f.digest) in unlinked:
-                removed.links += 1
-                removed.items.append(Item(0, "link", link.repository, f.digest, 0, None))
-        if f.digest in sizes:
-            removed.blobs.append((f.digest, sizes[f.digest]))
-            removed.items.append(Item(0, "blob", None, f.digest, sizes[f.digest], None))
-        verdict = verdicts[f.digest]
-        removed.waiting += sum(1 for _, v in verdict.links if v is Verdict.WAIT)
-        if not verdict.keep_queued:
-            removed.done.append(f.digest)
+    for digest in due:
+        if digest in sizes:
+            removed.blobs.append((digest, sizes[digest]))
+            removed.items.append(Item(0, "blob", None, digest, sizes[digest], None))
+        if digest not in waiting:
+            removed.done.append(digest)
     return removed
 
 
