@@ -1,11 +1,11 @@
 """What garbage collection reads about its candidates, and the deletes it makes.
 
-Readers pass `lock=True` inside the deleting transaction: the queue rows and links read
-are then locked (PostgreSQL `FOR UPDATE`; SQLite's write transaction already excludes
-every other writer), so a client refreshing one of them waits for the decision or is seen
-by it. Each delete re-states in its WHERE clause the condition the candidate was chosen
-on, and foreign keys (ON DELETE RESTRICT) stop a delete that a concurrent new reference
-would contradict: the caller runs each delete in a savepoint and keeps what failed.
+Readers inside the deleting transaction lock what they read (`lock=True`, `due_blobs`:
+PostgreSQL `FOR UPDATE`; SQLite's write transaction already excludes every other writer),
+so a client refreshing one of them waits for the decision or is seen by it. Each delete
+re-states in its WHERE clause the condition the candidate was chosen on, and foreign keys
+(ON DELETE RESTRICT) stop a delete that a concurrent new reference would contradict: the
+caller runs each delete in a savepoint and keeps what failed.
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ __all__ = [
     "manifest_facts",
     "manifest_queue",
     "queued_blobs",
-    "repository_names",
     "waiting_links",
 ]
 
@@ -273,7 +272,9 @@ def queued_blobs(conn: Connection, digests: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def blob_facts(conn: Connection, digests: Iterable[str], lock: bool) -> dict[str, BlobFacts]:
+def blob_facts(conn: Connection, digests: Iterable[str]) -> dict[str, BlobFacts]:
+    """What the dry run weighs about each blob: its queue row, size, links and their users
+    (the real run decides the same in SQL: `delete_unused_links`, `waiting_links`)."""
     facts: dict[str, BlobFacts] = {}
     for chunk in chunks(sorted(set(digests))):
         queued = select(_bq.c.digest, _bq.c.since).where(_bq.c.digest.in_(chunk))
@@ -282,9 +283,6 @@ def blob_facts(conn: Connection, digests: Iterable[str], lock: bool) -> dict[str
             .join(_repo, _repo.c.id == _link.c.repository_id)
             .where(_link.c.digest.in_(chunk))
         )
-        if lock:
-            queued = queued.with_for_update()
-            links = links.with_for_update(of=_link)
         since = {digest: int(s) for digest, s in conn.execute(queued)}
         sized = select(_blob.c.digest, _blob.c.size).where(_blob.c.digest.in_(chunk))
         sizes = {digest: int(size) for digest, size in conn.execute(sized)}
@@ -379,14 +377,6 @@ def waiting_links(conn: Connection, digests: Iterable[str], touched_by: int) -> 
         rows = conn.execute(_WAITING, {"digests": chunk, "touched": touched_by})
         waiting.update((digest, int(n)) for digest, n in rows)
     return waiting
-
-
-def repository_names(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
-    names: dict[int, str] = {}
-    for chunk in chunks(sorted(set(ids))):
-        query = select(_repo.c.id, _repo.c.name).where(_repo.c.id.in_(chunk))
-        names.update((int(repo_id), name) for repo_id, name in conn.execute(query))
-    return names
 
 
 _FORGET = (

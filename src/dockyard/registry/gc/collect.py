@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dockyard.metadata.db import Database
 from dockyard.metadata.locks import lock_digests
-from dockyard.metadata.queries import gc_queue, gc_review, uploads
+from dockyard.metadata.queries import deletes, gc_queue, gc_review, uploads
 from dockyard.metadata.queries._batching import chunks
 from dockyard.metadata.queries.gc_review import ManifestFacts
 from dockyard.registry.gc.report import Figures, Item
@@ -215,7 +215,7 @@ def _remove_in(conn: Connection, due: list[str], cut: Cutoffs) -> _Removed:
     unlinked = gc_review.delete_unused_links(conn, due, cut.touched_by)
     waiting = gc_review.waiting_links(conn, due, cut.touched_by)
     sizes = gc_review.delete_unlinked_blobs(conn, due)
-    names = gc_review.repository_names(conn, {repo_id for repo_id, _ in unlinked})
+    names = deletes.repository_names(conn, {repo_id for repo_id, _ in unlinked})
     removed = _Removed(links=len(unlinked), waiting=sum(waiting.values()))
     removed.items = [
         Item(0, "link", names[repo_id], digest, 0, None) for repo_id, digest in unlinked

@@ -131,7 +131,7 @@ def _blobs(
     for chunk in chunks(candidates, BATCH):
         sink.beat("blobs", figures)
         items: list[Item] = []
-        for digest, facts in gc_review.blob_facts(conn, chunk, lock=False).items():
+        for digest, facts in gc_review.blob_facts(conn, chunk).items():
             figures.blobs_examined += 1
             verdict = blob_verdicts(facts, doomed, cut)
             for link, link_verdict in verdict.links:

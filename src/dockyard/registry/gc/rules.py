@@ -1,6 +1,7 @@
-"""What garbage collection removes: one set of rules, shared by the dry run (which applies
-them to what it would remove) and the real run (which applies them to what it has removed,
-then has each delete re-check them in SQL).
+"""What garbage collection removes: one set of rules. The dry run applies them to what it
+would remove; the real run applies the manifest rules to its candidates, then has each
+delete re-check them in SQL, and states the blob rules in SQL alone
+(`collect._remove_in`).
 
 A manifest goes when no tag names it, no index that stays lists it, its subject (if in the
 repository) goes too, it became unreachable at least `grace` ago, no client touched it
