@@ -250,16 +250,15 @@ class BlobFacts:
     links: tuple[LinkFacts, ...]
 
 
-def blob_queue(
-    conn: Connection, by: int, after: tuple[int, str] | None, limit: int
-) -> list[tuple[int, str]]:
-    """Queue rows (since, digest) with `since` at or before `by`, keyset after `after`."""
+def blob_queue(conn: Connection, by: int, after: str | None, limit: int) -> list[tuple[int, str]]:
+    """Queue rows (since, digest) with `since` at or before `by`, in digest order after the
+    digest `after`. Digest order, not `since` order: consecutive batches then touch
+    neighbouring pages of every index keyed by digest (blob, links, usage, the queue), so a
+    batch's commit writes tens of pages per index instead of one per candidate."""
     query = select(_bq.c.since, _bq.c.digest).where(_bq.c.since <= by)
     if after is not None:
-        query = query.where(
-            or_(_bq.c.since > after[0], and_(_bq.c.since == after[0], _bq.c.digest > after[1]))
-        )
-    query = query.order_by(_bq.c.since, _bq.c.digest).limit(limit)
+        query = query.where(_bq.c.digest > after)
+    query = query.order_by(_bq.c.digest).limit(limit)
     return [(int(since), digest) for since, digest in conn.execute(query)]
 
 

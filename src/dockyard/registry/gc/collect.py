@@ -142,7 +142,7 @@ def _remove_manifest(conn: Connection, f: ManifestFacts, cut: Cutoffs) -> bool:
 
 
 def _blobs(db: Database, store: BlobStore, cut: Cutoffs, figures: Figures, sink: RunSink) -> None:
-    after: tuple[int, str] | None = None
+    after: str | None = None
     while True:
         sink.beat("blobs", figures)
         hidden: list[str] = []
@@ -151,7 +151,7 @@ def _blobs(db: Database, store: BlobStore, cut: Cutoffs, figures: Figures, sink:
                 batch = gc_review.blob_queue(conn, cut.unreachable_by, after, BATCH)
                 if not batch:
                     return
-                after = batch[-1]
+                after = batch[-1][1]
                 digests = [digest for _, digest in batch]
                 lock_digests(conn, digests)
                 due = gc_review.due_blobs(conn, digests, cut.unreachable_by)

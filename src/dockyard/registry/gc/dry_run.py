@@ -115,10 +115,10 @@ def _blobs(
     sink: RunSink,
 ) -> None:
     since: dict[str, int] = {}
-    after: tuple[int, str] | None = None
+    after: str | None = None
     while batch := gc_review.blob_queue(conn, cut.unreachable_by, after, 5000):
         since.update({digest: s for s, digest in batch})
-        after = batch[-1]
+        after = batch[-1][1]
     released: dict[str, int] = {}  # what enqueue_blobs_of would write
     for f in doomed.values():
         for digest in f.blobs:
