@@ -20,6 +20,7 @@ import pytest
 
 from dockyard.auth.manage import ManageContext
 from dockyard.metadata.db import Database
+from fixtures import postgres
 from fixtures.browser import browser, browser_page, screenshot  # noqa: F401 - registers them
 from fixtures.clients import TOOLS_BIN, ClientEnv
 from fixtures.containerd import Containerd
@@ -40,6 +41,14 @@ _STARTED = pytest.StashKey[list[DockyardServer]]()
 def pytest_configure(config: pytest.Config) -> None:
     # Go-built tools (crane, oras, regctl, the conformance suite) live in .cache/bin.
     os.environ["PATH"] = os.pathsep.join([str(TOOLS_BIN), os.environ.get("PATH", os.defpath)])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    postgres.stop_cluster()  # the PostgreSQL cluster of DOCKYARD_TEST_DATABASE=postgresql
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"metadata back end: {postgres.BACKEND} (DOCKYARD_TEST_DATABASE)"
 
 
 @pytest.hookimpl(wrapper=True)
@@ -107,6 +116,7 @@ def dockyard_factory(
                 tmp_path_factory.mktemp("dockyard"), extra_env=extra_env, extra_args=extra_args
             )
             # every server is stopped, even when stopping another one fails
+            stack.callback(server.drop_database)
             stack.callback(server.stop)
             started.append(server)
             server.start()

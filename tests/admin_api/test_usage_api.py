@@ -11,6 +11,7 @@ import pytest
 from dockyard.metadata.db import Database
 from dockyard.metadata.queries import blobs, repositories
 from fixtures.manage import PASSWORD, add_user
+from fixtures.sql import run_sql
 
 SARAH = ("sarah", PASSWORD)  # registry admin
 JANE = ("jane", PASSWORD)  # admin of namespace team (she made it)
@@ -118,7 +119,7 @@ def test_only_registry_admins_set_and_clear_quotas(client: httpx.Client) -> None
 
 def test_recount_is_for_registry_admins(client: httpx.Client, db: Database) -> None:
     with db.write() as conn:
-        conn.exec_driver_sql("UPDATE namespace SET stored_bytes = 1 WHERE name = 'team'")
+        run_sql(conn, "UPDATE namespace SET stored_bytes = 1 WHERE name = 'team'")
     assert client.post("/api/v1/usage/recount", auth=JANE).status_code == 403
     assert client.post("/api/v1/usage/recount", auth=SARAH).status_code == 204
     assert client.get("/api/v1/namespaces/team/quota", auth=JANE).json()["used_bytes"] == 5500

@@ -22,6 +22,7 @@ from dockyard.auth.roles import Policy, Role
 from dockyard.auth.snapshot import AccessSnapshot
 from dockyard.metadata.db import Database
 from dockyard.metadata.queries import repositories
+from fixtures.sql import run_sql
 
 ADMIN = Principal.user(1, "sarah", True)
 JANE = Principal.user(2, "jane", False)
@@ -259,9 +260,9 @@ def test_readable_filter_agrees_with_role_on(db: Database, principal: Principal)
         for name in _REPOSITORIES:
             repositories.ensure_repository(conn, name, namespace_of(name), 0)
         for name, policy in SNAP.namespace_policies.items():
-            conn.exec_driver_sql("UPDATE namespace SET policy = ? WHERE name = ?", (policy, name))
+            run_sql(conn, "UPDATE namespace SET policy = ? WHERE name = ?", (policy, name))
         for name, policy in SNAP.repository_policies.items():
-            conn.exec_driver_sql("UPDATE repository SET policy = ? WHERE name = ?", (policy, name))
+            run_sql(conn, "UPDATE repository SET policy = ? WHERE name = ?", (policy, name))
     with db.read() as conn:
         listed = repositories.repository_names(conn, None, 100, readable(SNAP, principal))
     expected = sorted(n for n in _REPOSITORIES if role_on(SNAP, principal, n) is not None)

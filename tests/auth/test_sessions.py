@@ -19,6 +19,7 @@ from dockyard.metadata.db import Database
 from dockyard.metadata.queries import users
 from dockyard.metadata.queries.access import bump_generation
 from fixtures.manage import add_user
+from fixtures.sql import run_sql
 
 T = TypeVar("T")
 
@@ -39,8 +40,8 @@ def _start(service: SessionService, who: Principal) -> tuple[str, Session]:
 
 def _rows(db: Database) -> list[tuple[str, int, int, int]]:
     with db.read() as conn:
-        result = conn.exec_driver_sql(
-            "SELECT id_hash, user_id, last_seen_at, expires_at FROM console_session"
+        result = run_sql(
+            conn, "SELECT id_hash, user_id, last_seen_at, expires_at FROM console_session"
         )
         return [(r[0], r[1], r[2], r[3]) for r in result]
 
@@ -90,7 +91,7 @@ def test_an_idle_session_ends_and_its_row_is_deleted(db: Database) -> None:
     service = _service(db, idle_seconds=60)
     session_id, _ = _start(service, jane)
     with db.write() as conn:  # as if last seen two minutes ago
-        conn.exec_driver_sql("UPDATE console_session SET last_seen_at = last_seen_at - 120")
+        run_sql(conn, "UPDATE console_session SET last_seen_at = last_seen_at - 120")
     assert run(lambda: service.resolve(session_id)) is None
     assert _rows(db) == []
 
@@ -101,9 +102,10 @@ def test_a_session_ends_at_its_absolute_lifetime_even_when_busy(db: Database) ->
     session_id, started = _start(service, jane)
     assert started.expires_at - started.created_at == 3600
     with db.write() as conn:  # created 2 h ago, used a second ago
-        conn.exec_driver_sql(
+        run_sql(
+            conn,
             "UPDATE console_session SET created_at = created_at - 7200, "
-            "expires_at = expires_at - 7200"
+            "expires_at = expires_at - 7200",
         )
     assert run(lambda: service.resolve(session_id)) is None
 
@@ -113,7 +115,7 @@ def test_resolving_refreshes_the_idle_clock(db: Database) -> None:
     service = _service(db, idle_seconds=600)
     session_id, _ = _start(service, jane)
     with db.write() as conn:
-        conn.exec_driver_sql("UPDATE console_session SET last_seen_at = last_seen_at - 300")
+        run_sql(conn, "UPDATE console_session SET last_seen_at = last_seen_at - 300")
     assert run(lambda: service.resolve(session_id)) is not None
     [(_, _, last_seen, _)] = _rows(db)
     assert last_seen >= int(time.time()) - 5
@@ -124,7 +126,7 @@ def test_expired_sessions_are_swept_at_the_next_sign_in(db: Database) -> None:
     service = _service(db, idle_seconds=60)
     _start(service, jane)
     with db.write() as conn:
-        conn.exec_driver_sql("UPDATE console_session SET last_seen_at = last_seen_at - 120")
+        run_sql(conn, "UPDATE console_session SET last_seen_at = last_seen_at - 120")
     _start(service, greg)
     assert [row[1] for row in _rows(db)] == [greg.id]
 

@@ -4,7 +4,6 @@ directory that cannot be reached (pitfalls §23-25)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,19 +15,16 @@ from dockyard.auth.sign_in import SignIn, SignInPolicy, SignInRefused
 from dockyard.config import DirectoryConfig
 from dockyard.metadata.db import Database
 from fixtures.slapd import Slapd
+from fixtures.sql import run_sql
 
 ADMIN_PASSWORD = "the-local-admin-pw"  # noqa: S105 - a test account
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'd.db'}")
-    database.migrate()
-    bootstrap_admin(database, ADMIN_PASSWORD, tmp_path)
-    try:
-        yield database
-    finally:
-        database.close()
+def db(db: Database, tmp_path: Path) -> Database:
+    """The suite's per-test database, with the initial local admin."""
+    bootstrap_admin(db, ADMIN_PASSWORD, tmp_path)
+    return db
 
 
 def _sign_in(db: Database, *configs: DirectoryConfig, limit: int = 10) -> SignIn:
@@ -38,7 +34,7 @@ def _sign_in(db: Database, *configs: DirectoryConfig, limit: int = 10) -> SignIn
 
 def _rows(db: Database, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
     with db.read() as conn:
-        return [tuple(row) for row in conn.exec_driver_sql(sql, params)]
+        return [tuple(row) for row in run_sql(conn, sql, params)]
 
 
 def test_directory_user_appears_at_first_sign_in_with_groups(db: Database, slapd: Slapd) -> None:
@@ -49,7 +45,7 @@ def test_directory_user_appears_at_first_sign_in_with_groups(db: Database, slapd
     assert (principal.kind, principal.name, principal.is_admin) == (
         PrincipalKind.USER, "hackershop\\jane", False,
     )  # fmt: skip
-    users = _rows(db, "SELECT source, name, external_id FROM user WHERE source = 'hackershop'")
+    users = _rows(db, "SELECT source, name, external_id FROM \"user\" WHERE source = 'hackershop'")
     assert [(s, n) for s, n, _ in users] == [("hackershop", "jane")]
     assert users[0][2]  # linked on entryUUID
     query = "SELECT g.name FROM group_member m JOIN user_group g ON g.id = m.group_id "

@@ -36,6 +36,7 @@ class World:
         env["COLUMNS"] = "250"
         if local:
             env["DOCKYARD_DATA_DIR"] = str(self.server.data_dir)
+            env["DOCKYARD_DATABASE_URL"] = self.server.database_url
         else:
             env |= {"DOCKYARD_SERVER": self.server.url, "DOCKYARD_TOKEN": self.token}
         result = subprocess.run(

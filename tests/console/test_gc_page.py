@@ -212,7 +212,7 @@ def test_verify_store_from_the_page(page: Page, world: World) -> None:
 def test_a_running_run_is_followed_until_it_ends(page: Page, world: World) -> None:
     """A run as long runs look while they work, written as a worker writes its progress:
     the page shows each beat without a reload, then the end, then stops asking."""
-    db = Database(f"sqlite:///{world.server.data_dir / 'dockyard.db'}")
+    db = Database(world.server.database_url)
     try:
         now = int(time.time())
         with db.write() as conn:
@@ -249,7 +249,7 @@ def test_a_running_run_is_followed_until_it_ends(page: Page, world: World) -> No
 
 
 def test_a_failed_run_shows_its_error(page: Page, world: World) -> None:
-    db = Database(f"sqlite:///{world.server.data_dir / 'dockyard.db'}")
+    db = Database(world.server.database_url)
     try:
         now = int(time.time())
         with db.write() as conn:

@@ -12,6 +12,7 @@ from dockyard.auth.passwords import hash_password
 from dockyard.metadata.db import Database
 from dockyard.metadata.queries.access import bump_generation
 from fixtures.servers import StartServer
+from fixtures.sql import run_sql
 
 
 def test_password_changed_by_another_process(dockyard_factory: StartServer) -> None:
@@ -24,10 +25,11 @@ def test_password_changed_by_another_process(dockyard_factory: StartServer) -> N
             return client.get("/v2/", auth=auth).status_code
 
     assert [ping(old) for _ in range(6)] == [200] * 6  # now cached in the workers
-    db = Database(f"sqlite:///{server.data_dir / 'dockyard.db'}")
+    db = Database(server.database_url)
     try:
         with db.write() as conn:
-            conn.exec_driver_sql(
+            run_sql(
+                conn,
                 "UPDATE user SET password_hash = ? WHERE name = 'admin'",
                 (hash_password("a new password"),),
             )

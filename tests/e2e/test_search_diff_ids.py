@@ -54,7 +54,7 @@ def test_found_by_the_diff_id_skopeo_prints(
     assert _search(server, last[7:19]) == [("dev/hello", "layer diff ID", last)]
 
     server.stop()
-    db = Database(f"sqlite:///{server.data_dir / 'dockyard.db'}")
+    db = Database(server.database_url)
     try:
         with db.write() as conn:
             conn.execute(delete(table_of(ImageDiffId)))

@@ -27,6 +27,7 @@ from fixtures.clients import ClientEnv
 from fixtures.images import SampleImages
 from fixtures.servers import DockyardServer, Registry
 from fixtures.slapd import Slapd
+from fixtures.sql import run_sql
 
 pytestmark = pytest.mark.clients
 
@@ -53,10 +54,10 @@ class Hackershop:
         return AdminApi(self.server.url, (user, secret))
 
     def db_rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-        db = Database(f"sqlite:///{self.server.data_dir / 'dockyard.db'}")
+        db = Database(self.server.database_url)
         try:
             with db.read() as conn:
-                return [tuple(row) for row in conn.exec_driver_sql(sql, params)]
+                return [tuple(row) for row in run_sql(conn, sql, params)]
         finally:
             db.close()
 
@@ -229,10 +230,10 @@ def test_robot_pushes_to_its_namespace_only_until_revoked_or_expired(
     creds = f"--dest-creds={username}:{secret}"
     _skopeo_push(env, sample_images, "builds/app:3", creds)
     # a day later (the clock is moved by moving the expiry into the past)
-    db = Database(f"sqlite:///{shop.server.data_dir / 'dockyard.db'}")
+    db = Database(shop.server.database_url)
     try:
         with db.write() as conn:
-            conn.exec_driver_sql("UPDATE robot SET expires_at = ? WHERE name = 'nightly'",
+            run_sql(conn, "UPDATE robot SET expires_at = ? WHERE name = 'nightly'",
                                  (int(time.time()) - 1,))  # fmt: skip
             bump_generation(conn)
     finally:

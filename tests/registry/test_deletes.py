@@ -28,6 +28,7 @@ from dockyard.registry.deletes import DeleteKind, ManifestRole
 from fixtures.deletes import Pusher, blob_file
 from fixtures.manage import OPERATOR, add_user
 from fixtures.servers import DockyardServer
+from fixtures.sql import run_sql
 from fixtures.v2api import V2, sha256
 
 ADDRESS = "10.9.8.7"
@@ -52,7 +53,7 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     server = DockyardServer.create(tmp_path_factory.mktemp("deletes"))
     server.start()
-    settings = Settings(data_dir=server.data_dir, direct_io=False)
+    settings = Settings(data_dir=server.data_dir, database_url=server.database_url, direct_io=False)
     db = Database(settings.sqlalchemy_url)
     http = httpx.Client(base_url=server.url, auth=(server.username, server.password), timeout=60)
     try:
@@ -432,7 +433,8 @@ def test_stored_bytes_follow_every_link_and_unlink(
     def check(*names: str) -> None:
         with world.db.read() as conn:
             for name in names:
-                kept, computed = conn.exec_driver_sql(
+                kept, computed = run_sql(
+                    conn,
                     "SELECT r.stored_bytes, COALESCE((SELECT SUM(b.size) FROM repository_blob rb"
                     " JOIN blob b ON b.digest = rb.digest WHERE rb.repository_id = r.id), 0)"
                     " FROM repository r WHERE r.name = ?",
@@ -458,7 +460,7 @@ def test_stored_bytes_follow_every_link_and_unlink(
     deletes.purge_layer(world.ctx, world.alice, ADDRESS, sha256(shared))
     check(first, second)
     with world.db.read() as conn:
-        sizes = conn.exec_driver_sql(
-            "SELECT name, stored_bytes FROM repository WHERE name IN (?, ?)", (first, second)
+        sizes = run_sql(
+            conn, "SELECT name, stored_bytes FROM repository WHERE name IN (?, ?)", (first, second)
         ).all()
     assert {name: size for name, size in sizes}[second] == 0

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Connection
 
 from dockyard.auth.errors import Conflict, Forbidden
 from dockyard.auth.manage import ManageContext
@@ -28,6 +29,7 @@ from dockyard.storage.filesystem import FilesystemBlobStore
 from fixtures.deletes import Pushed, Pusher, blob_file
 from fixtures.manage import OPERATOR
 from fixtures.servers import DockyardServer, StartServer
+from fixtures.sql import run_sql
 from fixtures.v2api import V2, error_code, sha256
 
 NOW_ONLY = GcSettings(grace_seconds=0, in_flight_seconds=0, untagged=True, interval_seconds=0)
@@ -66,7 +68,7 @@ class Registry:
 
 def _registry(start: StartServer, **env: str) -> Iterator[Registry]:
     server = start(extra_env={"DOCKYARD_GC_INTERVAL_MINUTES": "0", **env})
-    settings = Settings(data_dir=server.data_dir, direct_io=False)
+    settings = Settings(data_dir=server.data_dir, database_url=server.database_url, direct_io=False)
     db = Database(settings.sqlalchemy_url)
     http = httpx.Client(base_url=server.url, auth=(server.username, server.password), timeout=60)
     try:
@@ -136,6 +138,32 @@ def test_shared_layers_free_only_what_nothing_else_uses(reg: Registry) -> None:
     assert reg.v2.http.head(f"/v2/team/a/blobs/{sha256(shared)}").status_code == 200
 
 
+def _on_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _stop_deletes_of_link(conn: Connection, digest: str) -> None:
+    """A trigger that fails deleting the links to `digest` as a foreign key would."""
+    if _on_postgres(conn):
+        run_sql(
+            conn,
+            "CREATE FUNCTION stop_one() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE foreign_key_violation USING MESSAGE = 'stopped by the test'; END $$",
+        )
+        run_sql(
+            conn,
+            "CREATE TRIGGER stop_one BEFORE DELETE ON repository_blob FOR EACH ROW "
+            f"WHEN (old.digest = '{digest}') EXECUTE FUNCTION stop_one()",
+        )
+        return
+    run_sql(
+        conn,
+        "CREATE TRIGGER stop_one BEFORE DELETE ON repository_blob "
+        f"WHEN old.digest = '{digest}' "
+        "BEGIN SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed'); END",
+    )
+
+
 def test_a_delete_stopped_by_a_new_reference_keeps_only_that_blob(reg: Registry) -> None:
     """A batch's deletes run together; when one is stopped by a constraint (on PostgreSQL:
     a manifest committing a reference to the link meanwhile), the batch is redone blob by
@@ -148,11 +176,7 @@ def test_a_delete_stopped_by_a_new_reference_keeps_only_that_blob(reg: Registry)
     _delete(reg, "team/b", b.digest)
     stopped = sha256(layer_b)
     with reg.db.write() as conn:
-        conn.exec_driver_sql(
-            "CREATE TRIGGER stop_one BEFORE DELETE ON repository_blob "
-            f"WHEN old.digest = '{stopped}' "
-            "BEGIN SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed'); END"
-        )
+        _stop_deletes_of_link(conn, stopped)
     first = reg.run()
     assert first.figures["blobs_removed"] == 3  # a's config and layer, b's config
     assert not any(reg.blob_exists(d) for d in _blobs_of(a, [layer_a]))
@@ -162,7 +186,9 @@ def test_a_delete_stopped_by_a_new_reference_keeps_only_that_blob(reg: Registry)
     with reg.db.read() as conn:
         assert gc_queue.sizes(conn) == (0, 1)
     with reg.db.write() as conn:
-        conn.exec_driver_sql("DROP TRIGGER stop_one")
+        run_sql(
+            conn, "DROP TRIGGER stop_one" + (" ON repository_blob" if _on_postgres(conn) else "")
+        )
     second = reg.run()
     assert reg.items(second) == {
         ("link", "team/b", stopped, 0),

@@ -9,7 +9,6 @@ import time
 import httpx
 from sqlalchemy import select
 
-from dockyard.config import Settings
 from dockyard.metadata.db import Database
 from dockyard.metadata.models import Manifest, Tag, table_of
 from dockyard.registry.pulls import PullRecorder
@@ -43,7 +42,7 @@ def test_pulls_are_recorded_and_written_at_shutdown(dockyard_factory: StartServe
         assert http.head(f"/v2/app/web/manifests/{untouched.digest}").status_code == 200
     server.stop()
 
-    db = Database(Settings(data_dir=server.data_dir, direct_io=False).sqlalchemy_url)
+    db = Database(server.database_url)
     try:
         manifests, tags = _times(db)
     finally:
@@ -63,7 +62,7 @@ def test_a_flush_keeps_a_later_time(dockyard_factory: StartServer) -> None:
         image = Pusher(V2(http)).image("app/api", [b"layer"], tags=("latest",))
     server.stop()
 
-    db = Database(Settings(data_dir=server.data_dir, direct_io=False).sqlalchemy_url)
+    db = Database(server.database_url)
     try:
         stale, fresh = PullRecorder(db), PullRecorder(db)  # two workers
         stale.record("app/api", image.digest, "latest")

@@ -29,6 +29,7 @@ from dockyard.registry.retention import Rules, Scope
 from fixtures.deletes import Pushed, Pusher
 from fixtures.manage import OPERATOR, add_user
 from fixtures.servers import DockyardServer, StartServer
+from fixtures.sql import run_sql
 from fixtures.v2api import V2
 
 DAY = 86_400
@@ -79,7 +80,7 @@ def reg(dockyard_factory: StartServer) -> Iterator[Registry]:
     server = dockyard_factory(
         extra_env={"DOCKYARD_GC_INTERVAL_MINUTES": "0", "DOCKYARD_RETENTION_INTERVAL_MINUTES": "0"}
     )
-    settings = Settings(data_dir=server.data_dir, direct_io=False)
+    settings = Settings(data_dir=server.data_dir, database_url=server.database_url, direct_io=False)
     db = Database(settings.sqlalchemy_url)
     http = httpx.Client(base_url=server.url, auth=(server.username, server.password), timeout=60)
     clock = Clock()
@@ -126,7 +127,8 @@ def test_simulation_equals_application_on_hundreds_of_tags(reg: Registry) -> Non
     untagged_new = reg.push.image(name, [fresh_layer])
     reg.age(name, ages, pulled)
     with reg.db.write() as conn:  # the untagged images' own times
-        conn.exec_driver_sql(
+        run_sql(
+            conn,
             "UPDATE manifest SET created_at = ? WHERE digest = ?",
             (int(reg.clock.now - 20 * DAY), untagged_old.digest),
         )

@@ -46,7 +46,7 @@ class World:
 
 
 def _world(server: DockyardServer) -> Iterator[World]:
-    settings = Settings(data_dir=server.data_dir, direct_io=False)
+    settings = Settings(data_dir=server.data_dir, database_url=server.database_url, direct_io=False)
     db = Database(settings.sqlalchemy_url)
     http = httpx.Client(base_url=server.url, auth=(server.username, server.password), timeout=60)
     try:

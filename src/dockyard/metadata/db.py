@@ -1,22 +1,18 @@
-"""Engines, transactions and the change counter that invalidates per-worker caches.
-
-SQLite rules we hold to (pitfalls §16, §18): foreign keys on per connection; writers start
-with BEGIN IMMEDIATE so they queue on the lock instead of failing with SQLITE_BUSY when a
-deferred transaction upgrades; `synchronous=FULL` so an acknowledged push survives power
-loss (blob bytes are fsynced before their row commits, so the row is the commit point).
+"""The metadata database: transactions, migrations, and the change counter that invalidates
+per-worker caches. The back end (SQLite or PostgreSQL) is chosen by the URL; what differs
+between them lives in metadata/backends/.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import QueuePool
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+from dockyard.metadata.backends import Backend
 
 __all__ = ["SCHEMA_HEAD", "Database"]
 
@@ -25,32 +21,22 @@ SCHEMA_HEAD = "0009"  # the newest migration's revision; a test keeps the two in
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _sqlite_engine(url: str, *, writer: bool) -> Engine:
-    engine = create_engine(
-        url,
-        poolclass=QueuePool,
-        # One writer connection per process: writers queue in-process instead of spinning.
-        pool_size=1 if writer else 8,
-        max_overflow=0 if writer else 8,
-        pool_timeout=60,
-        hide_parameters=True,
-        connect_args={"check_same_thread": False, "timeout": 30},
+def _open_backend(url: str) -> Backend:
+    scheme = url.split(":", 1)[0]
+    if scheme.startswith("sqlite"):
+        from dockyard.metadata.backends.sqlite import SqliteBackend
+
+        return SqliteBackend(url)
+    if scheme.startswith("postgresql"):
+        from dockyard.metadata.backends.postgresql import PostgresBackend
+
+        if scheme == "postgresql":  # the driver we ship with, unless the URL names one
+            url = "postgresql+psycopg" + url.removeprefix("postgresql")
+        return PostgresBackend(url)
+    raise ValueError(
+        f"unsupported database URL scheme {scheme!r}: use sqlite:///PATH or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
     )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
-
-    return engine
 
 
 class Database:
@@ -58,19 +44,9 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        if not url.startswith("sqlite"):
-            raise ValueError(
-                f"unsupported database URL {url.split(':', 1)[0]!r}: this version runs on SQLite"
-            )
-        path = url.removeprefix("sqlite:///")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
-        with sqlite3.connect(path) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
-        self.reader = _sqlite_engine(url, writer=False)
-        self.writer = _sqlite_engine(url, writer=True)
-        # Only ever used from the event loop's thread (see generation()).
-        self._watch = sqlite3.connect(path, check_same_thread=False)
+        self._backend = _open_backend(url)
+        self.reader = self._backend.reader
+        self.writer = self._backend.writer
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -82,29 +58,27 @@ class Database:
         with self.writer.begin() as conn:
             yield conn
 
-    def generation(self) -> int:
-        """Changes whenever any connection, in any process, commits a write.
+    @property
+    def dialect(self) -> str:
+        """The back end's name (sqlite, postgresql), for tools that work outside SQL."""
+        return self.writer.dialect.name
 
-        `PRAGMA data_version` only moves for commits made by *other* connections, so the
-        watcher connection (which never writes) sees every commit, ours included. It reads
-        the WAL index in shared memory: microseconds, safe to call on the event loop. Call it
-        from the event loop only (the watcher connection is not shared across threads).
-        """
-        row = self._watch.execute("PRAGMA data_version").fetchone()
-        return int(row[0])
+    def generation(self) -> int:
+        """Changes whenever any connection, in any process, commits a write (see
+        `Backend.generation`). Call it from the event loop only."""
+        return self._backend.generation()
 
     def access_generation(self) -> int:
-        """The access generation (queries/access.py), read on the watcher connection: a
-        one-row primary-key read, cheap enough for the event loop, and event-loop only."""
-        row = self._watch.execute("SELECT generation FROM access_state WHERE id = 1").fetchone()
-        return int(row[0]) if row else 0
+        """The access generation (queries/access.py): one primary-key read, cheap enough
+        for the event loop, and event-loop only."""
+        return self._backend.access_generation()
 
     def at_head(self) -> bool:
         """Whether the schema is at SCHEMA_HEAD, without loading Alembic (~11 MB a worker)."""
         with self.reader.connect() as conn:
             try:
                 version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-            except OperationalError:
+            except DBAPIError:  # no such table: a database never migrated
                 return False
         return version == SCHEMA_HEAD
 
@@ -121,6 +95,4 @@ class Database:
             conn.commit()
 
     def close(self) -> None:
-        self.reader.dispose()
-        self.writer.dispose()
-        self._watch.close()
+        self._backend.close()

@@ -1,4 +1,9 @@
-"""INSERT … ON CONFLICT for whichever database the connection speaks (pitfalls §17)."""
+"""INSERT … ON CONFLICT for whichever database the connection speaks (pitfalls §17).
+
+What was inserted is counted from RETURNING, not from `rowcount`: on PostgreSQL, SQLAlchemy
+adds RETURNING to a single-row insert to learn its key, and psycopg then reports a
+`rowcount` of -1 whether or not the row went in.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: 
     """Insert unless a row with the same `keys` exists; returns the number of rows inserted."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    return conn.execute(stmt).rowcount
+    return len(conn.execute(stmt.returning(table.c[keys[0]])).all())
 
 
 def upsert(
@@ -34,4 +39,4 @@ def insert_ignore_rows(
         return 0
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table).values(rows).on_conflict_do_nothing(index_elements=keys)
-    return conn.execute(stmt).rowcount
+    return len(conn.execute(stmt.returning(table.c[keys[0]])).all())

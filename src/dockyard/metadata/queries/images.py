@@ -27,6 +27,7 @@ from dockyard.metadata.models import (
     TagEvent,
     table_of,
 )
+from dockyard.metadata.queries._sums import total
 from dockyard.metadata.queries.repositories import RepositoryFilter
 
 __all__ = [
@@ -138,7 +139,7 @@ def _is_accessory_tag(column: ColumnElement[str]) -> ColumnElement[bool]:
 def _content_size(manifest_id: ColumnElement[int]) -> Any:
     part = _ref.alias("part")  # its own alias: callers may select from _ref themselves
     return (
-        select(func.coalesce(func.sum(part.c.size), 0))
+        select(total(part.c.size))
         .where(part.c.manifest_id == manifest_id, part.c.kind.in_(("config", "layer")))
         .scalar_subquery()
     )
@@ -304,7 +305,7 @@ def child_sizes(conn: Connection, index_ids: Sequence[int]) -> dict[int, int]:
         return {}
     child = _man.alias("child")
     query = (
-        select(_ref.c.manifest_id, func.coalesce(func.sum(_content_size(child.c.id)), 0))
+        select(_ref.c.manifest_id, total(_content_size(child.c.id)))
         .select_from(_ref.join(child, child.c.id == _ref.c.child_manifest_id))
         .where(_ref.c.manifest_id.in_(sorted(set(index_ids))), _ref.c.kind == "child")
         .group_by(_ref.c.manifest_id)

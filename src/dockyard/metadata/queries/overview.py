@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, exists, func, select
 
 from dockyard.metadata.models import Blob, ManifestReference, Namespace, Repository, Tag, table_of
+from dockyard.metadata.queries._sums import total
 from dockyard.metadata.queries.repositories import RepositoryFilter
 
 __all__ = [
@@ -131,9 +132,7 @@ def newest_tags(
 def storage_totals(conn: Connection) -> StorageTotals:
     """Bytes stored (every blob once), and the part no manifest references any more: what
     garbage collection can reclaim. A scan of the blob table: callers cache it."""
-    used = conn.execute(select(func.count(), func.coalesce(func.sum(_blob.c.size), 0))).one()
+    used = conn.execute(select(func.count(), total(_blob.c.size))).one()
     unreferenced = ~exists().where(_ref.c.digest == _blob.c.digest)
-    free = conn.execute(
-        select(func.count(), func.coalesce(func.sum(_blob.c.size), 0)).where(unreferenced)
-    ).one()
+    free = conn.execute(select(func.count(), total(_blob.c.size)).where(unreferenced)).one()
     return StorageTotals(int(used[0]), int(used[1]), int(free[0]), int(free[1]))

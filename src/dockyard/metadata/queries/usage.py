@@ -37,6 +37,7 @@ from dockyard.metadata.models import (
     table_of,
 )
 from dockyard.metadata.queries._batching import chunks
+from dockyard.metadata.queries._sums import total as sql_total
 from dockyard.metadata.queries._upsert import insert_ignore
 
 __all__ = [
@@ -108,11 +109,7 @@ def _namespace_id(conn: Connection, repo_id: int) -> int | None:
 
 
 def _sizes(digests: list[str]) -> ColumnElement[int]:
-    return (
-        select(func.coalesce(func.sum(_blob.c.size), 0))
-        .where(_blob.c.digest.in_(digests))
-        .scalar_subquery()
-    )
+    return select(sql_total(_blob.c.size)).where(_blob.c.digest.in_(digests)).scalar_subquery()
 
 
 def count_link(conn: Connection, repo_id: int, digest: str) -> None:
@@ -238,7 +235,7 @@ def recount(conn: Connection) -> None:
     )
     conn.execute(_nsb.insert().from_select(["namespace_id", "digest", "links"], counted))
     total = (
-        select(func.coalesce(func.sum(_blob.c.size), 0))
+        select(sql_total(_blob.c.size))
         .select_from(_nsb.join(_blob, _blob.c.digest == _nsb.c.digest))
         .where(_nsb.c.namespace_id == _ns.c.id)
         .scalar_subquery()
@@ -300,10 +297,10 @@ def _split(conn: Connection, links: Table, owner: str, owner_id: int) -> Split:
     elsewhere = exists().where(other.c.digest == links.c.digest, other.c[owner] != owner_id)
     query = (
         select(
-            func.sum(_blob.c.size),
-            func.sum(case((elsewhere, _blob.c.size), else_=0)),
+            sql_total(_blob.c.size),
+            sql_total(case((elsewhere, _blob.c.size), else_=0)),
             func.count(),
-            func.sum(case((elsewhere, 1), else_=0)),
+            sql_total(case((elsewhere, 1), else_=0)),
         )
         .select_from(links.join(_blob, _blob.c.digest == links.c.digest))
         .where(links.c[owner] == owner_id)
