@@ -32,6 +32,7 @@ from dockyard.console import create_console
 from dockyard.distribution.access import AccessControl
 from dockyard.distribution.api import DistributionApi
 from dockyard.distribution.token import TokenEndpoint
+from dockyard.draining import GENERATION_ENV, GENERATION_FILE, DrainOnReload
 from dockyard.forwarded import ForwardedClient
 from dockyard.logs import configure_logging
 from dockyard.metadata.db import Database
@@ -262,4 +263,8 @@ def create_app_from_env() -> ASGIApp:
     raw = os.environ.get(SETTINGS_ENV)
     settings = Settings(**json.loads(raw)) if raw else Settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    generation = os.environ.get(GENERATION_ENV)
+    if generation is not None:  # started by `dockyard serve`, which may replace us gracefully
+        return DrainOnReload(app, settings.data_dir / GENERATION_FILE, generation)
+    return app
