@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dockyard.admin_api.app import create_admin_api
 from dockyard.auth.authenticator import Authenticator
 from dockyard.auth.ldap import Directory
+from dockyard.auth.maintenance import read_only_message
 from dockyard.auth.manage import ManageContext
 from dockyard.auth.sessions import SessionService
 from dockyard.auth.sign_in import SignIn, SignInPolicy
@@ -32,10 +33,16 @@ from dockyard.console import create_console
 from dockyard.distribution.access import AccessControl
 from dockyard.distribution.api import DistributionApi
 from dockyard.distribution.token import TokenEndpoint
+from dockyard.draining import GENERATION_ENV, GENERATION_FILE, DrainOnReload
 from dockyard.forwarded import ForwardedClient
 from dockyard.logs import configure_logging
 from dockyard.metadata.db import Database
-from dockyard.observability import RequestObserver, metrics_endpoint, observe_gc_run
+from dockyard.observability import (
+    RequestObserver,
+    metrics_endpoint,
+    observe_gc_run,
+    observe_read_only,
+)
 from dockyard.registry import diff_ids, gc, retention
 from dockyard.registry.context import Limits, RegistryContext
 from dockyard.registry.pulls import FLUSH_SECONDS, PullRecorder
@@ -92,7 +99,7 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
         settings.service,
         settings.token_ttl_seconds,
     )
-    access = AccessControl(authenticator, tokens, access_cache)
+    access = AccessControl(authenticator, tokens, access_cache, settings.read_only)
     api = DistributionApi(
         services, access, settings.service, settings.public_url,
         settings.body_idle_timeout_seconds,
@@ -125,6 +132,13 @@ def create_app(settings: Settings) -> ASGIApp:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def read_only() -> str | None:
+        return read_only_message(await parts.manage.access.current(), settings.read_only)
+
+    async def metrics(request: Request) -> Response:
+        observe_read_only(await read_only() is not None)
+        return await metrics_endpoint(request)
+
     async def readyz(request: Request) -> Response:
         def check() -> dict[str, str]:
             problems = {}
@@ -141,7 +155,11 @@ def create_app(settings: Settings) -> ASGIApp:
         problems = await anyio.to_thread.run_sync(check)
         if problems:
             return JSONResponse({"status": "unavailable", "problems": problems}, 503)
-        return JSONResponse({"status": "ok"})
+        # Still ready in maintenance mode: pulls are served; the detail says writes are not.
+        maintenance = await read_only()
+        if maintenance is not None:
+            return JSONResponse({"status": "ok", "read_only": True, "detail": maintenance})
+        return JSONResponse({"status": "ok", "read_only": False})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -167,7 +185,7 @@ def create_app(settings: Settings) -> ASGIApp:
             Route("/auth/token", token_endpoint.post, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
             Route("/readyz", readyz, methods=["GET", "HEAD"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
             *faces.console,  # everything else: the HTML console
         ],
         lifespan=lifespan,
@@ -262,4 +280,8 @@ def create_app_from_env() -> ASGIApp:
     raw = os.environ.get(SETTINGS_ENV)
     settings = Settings(**json.loads(raw)) if raw else Settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    generation = os.environ.get(GENERATION_ENV)
+    if generation is not None:  # started by `dockyard serve`, which may replace us gracefully
+        return DrainOnReload(app, settings.data_dir / GENERATION_FILE, generation)
+    return app

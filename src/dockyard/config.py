@@ -201,8 +201,44 @@ class Settings(BaseSettings):
         description="Reverse proxies (addresses or networks, e.g. 10.0.0.0/8) whose "
         "X-Forwarded-For names the real client, for sign-in backoff and the audit log.",
     )
+    tls_cert: Path | None = Field(
+        None,
+        description="PEM certificate chain (server certificate first) to serve HTTPS with; "
+        "needs tls_key. Renewed files are picked up without a restart.",
+    )
+    tls_key: Path | None = Field(
+        None, description="PEM private key of tls_cert (unencrypted, readable only by us)."
+    )
+    tls_reload_check_seconds: float = Field(
+        10,
+        ge=0,
+        description="How often the certificate files are checked for a renewal; a change "
+        "gracefully replaces the workers (0: only on SIGHUP).",
+    )
+    reload_overlap_seconds: float = Field(
+        10,
+        gt=0,
+        description="During a graceful reload (a renewed certificate, SIGHUP) each new worker "
+        "serves alongside the old one this long before the old one stops accepting and "
+        "finishes its requests: keep it above the time a worker takes to start under load.",
+    )
+    read_only: bool = Field(
+        False,
+        description="Start in read-only maintenance mode: pulls work, pushes and deletes are "
+        "refused. `dockyard maintenance on|off` switches it at run time for every worker.",
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     access_log: bool = Field(True, description="Log one structured line per request.")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both or neither")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     @classmethod
     def settings_customise_sources(

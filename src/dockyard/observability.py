@@ -15,6 +15,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -25,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard.distribution.paths import ROUTE_KEY
 
-__all__ = ["RequestObserver", "metrics_endpoint", "observe_gc_run"]
+__all__ = ["RequestObserver", "metrics_endpoint", "observe_gc_run", "observe_read_only"]
 
 REQUESTS = Counter(
     "dockyard_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -50,7 +51,17 @@ GC_REMOVED = Counter("dockyard_gc_removed_total", "What garbage collection remov
 GC_FREED = Counter(
     "dockyard_gc_freed_bytes_total", "Bytes garbage collection freed (the store confirmed)"
 )
+# Set by each worker when scraped; "max": 1 as soon as any worker has seen the mode on.
+READ_ONLY = Gauge(
+    "dockyard_read_only",
+    "1 while the registry is in read-only maintenance mode (pushes and deletes refused)",
+    multiprocess_mode="max",
+)
 _log = logging.getLogger("dockyard.access")
+
+
+def observe_read_only(read_only: bool) -> None:
+    READ_ONLY.set(1 if read_only else 0)
 
 
 def observe_gc_run(outcome: str, figures: dict[str, int], seconds: float) -> None:

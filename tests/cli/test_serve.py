@@ -29,7 +29,7 @@ def test_health_metrics_and_sigterm(dockyard_factory: StartServer) -> None:
     server = dockyard_factory()
     with httpx.Client(base_url=server.url) as client:
         assert client.get("/healthz").status_code == 200
-        assert client.get("/readyz").json() == {"status": "ok"}
+        assert client.get("/readyz").json() == {"status": "ok", "read_only": False}
         assert client.get("/v2/").status_code == 401
         metrics = client.get("/metrics").text
     assert 'dockyard_http_requests_total{method="GET",route="v2_base",status="401"}' in metrics

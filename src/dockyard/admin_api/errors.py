@@ -23,6 +23,7 @@ _TABLE: list[tuple[type[e.AccessError], int, str]] = [
     (e.Conflict, 409, "CONFLICT"),
     (e.InvalidRequest, 400, "INVALID"),
     (e.Unavailable, 503, "UNAVAILABLE"),
+    (e.ReadOnly, 405, "UNSUPPORTED"),  # as /v2 answers in maintenance mode
 ]
 _CODE_OF_STATUS = {
     400: "INVALID",

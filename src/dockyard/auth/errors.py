@@ -10,7 +10,8 @@ AccessError
 │   └── AlreadyExists  the name is taken
 ├── InvalidRequest     malformed input, or an operation that does not apply to this thing
 │                      (a directory user's password, a directory group's members)
-└── Unavailable        a directory that must be asked did not answer
+├── Unavailable        a directory that must be asked did not answer
+└── ReadOnly           the registry is in read-only maintenance mode: no pushes, no deletes
 
 Messages are safe to show the caller: they never hold a password or secret.
 """
@@ -24,6 +25,7 @@ __all__ = [
     "Forbidden",
     "InvalidRequest",
     "NotFound",
+    "ReadOnly",
     "Unavailable",
 ]
 
@@ -55,4 +57,8 @@ class InvalidRequest(AccessError):
 
 
 class Unavailable(AccessError):
+    pass
+
+
+class ReadOnly(AccessError):
     pass

@@ -14,7 +14,12 @@ import anyio
 
 from dockyard.auth.roles import Policy, Role, stronger
 from dockyard.metadata.db import Database
-from dockyard.metadata.queries.access import AccessRows, load_access_rows, read_generation
+from dockyard.metadata.queries.access import (
+    AccessRows,
+    MaintenanceRow,
+    load_access_rows,
+    read_generation,
+)
 
 __all__ = ["AccessCache", "AccessSnapshot"]
 
@@ -30,6 +35,7 @@ class AccessSnapshot:
     repository_roles: dict[str, dict[str, Role]] = field(default_factory=dict)
     namespace_policies: dict[str, Policy] = field(default_factory=dict)
     repository_policies: dict[str, Policy] = field(default_factory=dict)
+    maintenance: MaintenanceRow = field(default_factory=MaintenanceRow)  # the stored switch
 
     @staticmethod
     def from_rows(rows: AccessRows) -> AccessSnapshot:
@@ -53,6 +59,7 @@ class AccessSnapshot:
             repository_roles=dict(repository_roles),
             namespace_policies={name: Policy(p) for name, p in rows.namespace_policies},
             repository_policies={name: Policy(p) for name, p in rows.repository_policies},
+            maintenance=rows.maintenance,
         )
 
     def role_from_grants(

@@ -13,6 +13,7 @@ from dockyard.cli import (
     gc,
     grants,
     groups,
+    maintenance,
     namespaces,
     repos,
     retention,
@@ -48,6 +49,7 @@ app.command("undo-delete")(deletes.undo_delete)
 app.command("gc")(gc.gc)
 app.command("usage")(usage.usage)
 app.add_typer(retention.app, name="retention")
+app.add_typer(maintenance.app, name="maintenance")
 
 
 def _version(value: bool) -> None:

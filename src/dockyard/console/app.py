@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard.auth.authenticator import Authenticator, SignInRefused
+from dockyard.auth.maintenance import read_only_message
 from dockyard.auth.manage import ManageContext
 from dockyard.auth.principals import Principal, PrincipalKind
 from dockyard.auth.sessions import Session, SessionService
@@ -63,7 +64,10 @@ def create_console(
     *,
     public_url: str | None,
 ) -> list[BaseRoute]:
-    console = _Console(sessions, authenticator, public_url, admin_nav(manage))
+    def banner() -> str | None:  # the snapshot this request's access check just refreshed
+        return read_only_message(manage.access.latest(), manage.read_only)
+
+    console = _Console(sessions, authenticator, public_url, admin_nav(manage), banner)
     browse = Browse(manage, console.render, console.session, console.to_signin)
     deletes = Deletes(manage, console.render, console.session, console.to_signin)
     inspect = Inspect(
@@ -146,11 +150,12 @@ class _Console:
         authenticator: Authenticator,
         public_url: str | None,
         administers: Callable[[Principal], bool],
+        banner: Callable[[], str | None],
     ) -> None:
         self._sessions = sessions
         self._authenticator = authenticator
         self._public_url = public_url
-        self.render = Renderer(administers)
+        self.render = Renderer(administers, banner)
 
     # --- request helpers ------------------------------------------------------------------
 

@@ -20,11 +20,17 @@ _TEMPLATES = Path(__file__).parent / "templates"
 
 
 class Renderer:
-    """`administers(user)` says whether the sidebar links to Administration; it must not
-    block (it runs on the event loop, for every page)."""
+    """`administers(user)` says whether the sidebar links to Administration; `banner()` is
+    the read-only maintenance message shown atop every page (None: no banner). Neither may
+    block (they run on the event loop, for every page)."""
 
-    def __init__(self, administers: Callable[[Principal], bool] | None = None) -> None:
+    def __init__(
+        self,
+        administers: Callable[[Principal], bool] | None = None,
+        banner: Callable[[], str | None] | None = None,
+    ) -> None:
         self._administers = administers
+        self._banner = banner
         # autoescape=True, not select_autoescape: every template is HTML, whatever its name.
         self._env = Environment(
             loader=FileSystemLoader(_TEMPLATES),
@@ -46,6 +52,7 @@ class Renderer:
                 and self._administers is not None
                 and self._administers(user)
             )
+        context.setdefault("maintenance_banner", self._banner() if self._banner else None)
         html = self._env.get_template(template).render(**context)
         return HTMLResponse(html, status, headers=PAGE_HEADERS)
 

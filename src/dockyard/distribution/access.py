@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from dockyard.auth.authenticator import Authenticator, SignInRefused
+from dockyard.auth.maintenance import read_only_message
 from dockyard.auth.permissions import allows, granted_actions, is_active
 from dockyard.auth.principals import ANONYMOUS, Principal
 from dockyard.auth.snapshot import AccessCache, AccessSnapshot
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 # The actions a challenge asks for, by the action a route needs.
+_WRITE_ACTIONS = frozenset({"push", "delete"})  # the catalog's "*" is a read
 _CHALLENGE_ACTIONS = {"pull": "pull", "push": "pull,push", "delete": "delete", "*": "*"}
 
 
@@ -114,11 +116,16 @@ class _Caller:
 
 class AccessControl:
     def __init__(
-        self, authenticator: Authenticator, tokens: TokenService, access: AccessCache
+        self,
+        authenticator: Authenticator,
+        tokens: TokenService,
+        access: AccessCache,
+        read_only: bool = False,
     ) -> None:
         self.authenticator = authenticator
         self.tokens = tokens
         self.access = access
+        self.read_only = read_only  # the setting; the stored switch is in each snapshot
 
     async def _caller(self, request: Request, needs: list[Need]) -> _Caller:
         scopes = tuple(n.challenge_scope() for n in needs)
@@ -184,6 +191,13 @@ class AccessControl:
                 )  # fmt: skip
             raise Refused(403, "DENIED", f"requested access to the resource is denied: {refused}",
                           None)  # fmt: skip
+        if need.action in _WRITE_ACTIONS:
+            # Checked after the permission (an anonymous push still gets its challenge, so
+            # clients sign in and then show this message). 405 UNSUPPORTED, as distribution's
+            # read-only mode answers; no 5xx, which clients retry (docs/design.md).
+            message = read_only_message(caller.snapshot, self.read_only)
+            if message is not None:
+                raise Refused(405, "UNSUPPORTED", message, None)
         allowed = tuple(self._may(caller, n) for n in optional)
         if caller.token_access is not None:
             # A token that simply did not ask for an optional scope the caller holds (clients

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -359,11 +360,16 @@ class AccessGrant(Base):
 
 class AccessState(Base):
     """One row whose `generation` moves with every change to who may do what (users, groups,
-    members, grants, policies, robots, tokens): per-worker permission caches reload on it."""
+    members, grants, policies, robots, tokens) and with the read-only maintenance switch:
+    per-worker permission caches reload on it."""
 
     __tablename__ = "access_state"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger)
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    read_only_message: Mapped[str | None] = mapped_column(String(500))
+    read_only_by: Mapped[str | None] = mapped_column(String(255))
+    read_only_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class LoginFailure(Base):

@@ -24,6 +24,7 @@ from enum import StrEnum
 from sqlalchemy import Connection
 
 from dockyard.auth.errors import Forbidden, InvalidRequest, NotFound
+from dockyard.auth.maintenance import refuse_if_read_only
 from dockyard.auth.manage._checks import record, require_active
 from dockyard.auth.manage.context import ManageContext
 from dockyard.auth.permissions import role_on
@@ -345,6 +346,7 @@ def delete_tags(
 ) -> DeleteResult:
     """Remove the named tags only (never other tags on the same manifests)."""
     snapshot = ctx.snapshot()
+    refuse_if_read_only(snapshot, ctx.read_only)
     at = ctx.now()
     with ctx.db.write() as conn:
         work = _tag_work(conn, snapshot, caller, repository, tags)
@@ -383,6 +385,7 @@ def delete_manifests(
     """Remove manifests with every tag on them, their accessories and the index children
     only they list. A manifest an index that stays lists is refused (Conflict)."""
     snapshot = ctx.snapshot()
+    refuse_if_read_only(snapshot, ctx.read_only)
     at = ctx.now()
     with ctx.db.write() as conn:
         work = _manifest_work(conn, snapshot, caller, repository, digests)
@@ -408,6 +411,7 @@ def delete_repository(
     """Remove a repository with everything in it: tags, manifests, blob links, tag
     history, undo records, upload sessions; grants on it go with it."""
     snapshot = ctx.snapshot()
+    refuse_if_read_only(snapshot, ctx.read_only)
     with ctx.db.write() as conn:
         work = _repository_work(conn, snapshot, caller, repository)
         gc_queue.enqueue_linked_in(conn, work.repo_id, ctx.now())  # its links go now
@@ -435,6 +439,7 @@ def purge_layer(
     if store is None:
         raise RuntimeError("purging a layer needs the blob store")
     snapshot = ctx.snapshot()
+    refuse_if_read_only(snapshot, ctx.read_only)
     at = ctx.now()
     hidden = False
     try:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from dockyard.auth.errors import Conflict, Forbidden, NotFound
+from dockyard.auth.maintenance import refuse_if_read_only
 from dockyard.auth.manage._checks import record, require_active
 from dockyard.auth.manage.context import ManageContext
 from dockyard.auth.permissions import is_registry_admin
@@ -95,6 +96,7 @@ def undo(ctx: ManageContext, caller: Principal, address: str | None, batch: str)
     """Put back what the delete with handle `batch` removed."""
     snapshot = ctx.snapshot()
     require_active(snapshot, caller)
+    refuse_if_read_only(snapshot, ctx.read_only)
     at = ctx.now()
     with ctx.db.write() as conn:
         rows = q.deleted_batch(conn, batch)

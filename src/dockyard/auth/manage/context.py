@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from dockyard.auth.ldap import Directory
+from dockyard.auth.maintenance import refuse_if_read_only
 from dockyard.auth.snapshot import AccessCache, AccessSnapshot
 from dockyard.config import GcSettings, Settings
 from dockyard.metadata.db import Database
@@ -33,6 +34,7 @@ class ManageContext:
     retention_interval_seconds: int = 86_400  # enabled policies run this often (0: never)
     # Told about every finished garbage collection run (mode, figures, seconds): metrics.
     gc_observer: Callable[[str, dict[str, int], float], None] | None = None
+    read_only: bool = False  # the `read_only` setting: maintenance mode whatever the switch
 
     @classmethod
     def from_settings(
@@ -65,6 +67,7 @@ class ManageContext:
             retention_restore_seconds=settings.retention_restore_days * 86_400,
             retention_interval_seconds=settings.retention_interval_minutes * 60,
             gc_observer=gc_observer,
+            read_only=settings.read_only,
         )
 
     def now(self) -> int:
@@ -74,3 +77,7 @@ class ManageContext:
         """Who may do what as of now (blocking): the access generation is checked on every
         call, so decisions never rest on a stale snapshot, which is reused while current."""
         return self.access.fresh()
+
+    def refuse_if_read_only(self) -> None:
+        """ReadOnly when maintenance mode is on (read fresh): for pushes and deletes."""
+        refuse_if_read_only(self.snapshot(), self.read_only)

@@ -25,9 +25,12 @@ from dockyard.metadata.models import (
 __all__ = [
     "AccessRows",
     "GrantRow",
+    "MaintenanceRow",
     "bump_generation",
     "load_access_rows",
     "read_generation",
+    "read_maintenance",
+    "set_maintenance",
 ]
 
 _state = table_of(AccessState)
@@ -48,6 +51,36 @@ def read_generation(conn: Connection) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class MaintenanceRow:
+    """The read-only switch as stored (who turned it on or off last, and when)."""
+
+    read_only: bool = False
+    message: str | None = None
+    by: str | None = None
+    at: int | None = None
+
+
+def read_maintenance(conn: Connection) -> MaintenanceRow:
+    row = conn.execute(
+        select(_state.c.read_only, _state.c.read_only_message, _state.c.read_only_by,
+               _state.c.read_only_at).where(_state.c.id == 1)
+    ).one()  # fmt: skip
+    return MaintenanceRow(bool(row[0]), row[1], row[2], row[3])
+
+
+def set_maintenance(
+    conn: Connection, read_only: bool, message: str | None, by: str, at: int
+) -> None:
+    """Switch the mode; the generation moves with it, so every worker sees it next request."""
+    conn.execute(
+        update(_state).where(_state.c.id == 1).values(
+            read_only=read_only, read_only_message=message, read_only_by=by, read_only_at=at,
+            generation=_state.c.generation + 1,
+        )
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class GrantRow:
     principal_key: str  # "u3", "g2", "r5"
     namespace: str | None
@@ -64,6 +97,7 @@ class AccessRows:
     grants: list[GrantRow]
     namespace_policies: list[tuple[str, str]]
     repository_policies: list[tuple[str, str]]  # only repositories that override
+    maintenance: MaintenanceRow
 
 
 def load_access_rows(conn: Connection) -> AccessRows:
@@ -87,4 +121,5 @@ def load_access_rows(conn: Connection) -> AccessRows:
             select(_namespace.c.name, _namespace.c.policy))],
         repository_policies=[(r[0], r[1]) for r in conn.execute(
             select(_repo.c.name, _repo.c.policy).where(_repo.c.policy.is_not(None)))],
+        maintenance=read_maintenance(conn),
     )  # fmt: skip

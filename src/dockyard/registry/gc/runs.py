@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from dockyard.auth.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from dockyard.auth.errors import Conflict, Forbidden, InvalidRequest, NotFound, ReadOnly
 from dockyard.auth.manage.context import ManageContext
 from dockyard.auth.permissions import is_registry_admin
 from dockyard.auth.principals import Principal
@@ -207,6 +207,8 @@ def start(ctx: ManageContext, caller: Principal, mode: GcMode, grace: int | None
     """Start a run in the background and return its row at once (follow it with
     `get_run`). Conflict while another collection runs."""
     _require_admin(ctx, caller)
+    if mode != GcMode.DRY_RUN:  # collect and verify remove things; a dry run only reports
+        ctx.refuse_if_read_only()
     seconds = _grace(ctx, grace)
     opened = _open(ctx, mode, Trigger.API, caller.name, seconds)
     if opened is None:  # pragma: no cover - only the schedule gets None
@@ -229,6 +231,8 @@ def run(
     progress: Progress | None = None,
 ) -> RunRow:
     """Run to the end in this thread (tests, benchmarks)."""
+    if mode != GcMode.DRY_RUN:
+        ctx.refuse_if_read_only()
     seconds = _grace(ctx, grace)
     opened = _open(ctx, mode, Trigger.API, actor, seconds)
     if opened is None:  # pragma: no cover - only the schedule gets None
@@ -241,6 +245,13 @@ def run_scheduled(ctx: ManageContext, stop: threading.Event) -> RunRow | None:
     """The server's periodic collection: skipped while another one holds the lease, or when
     one (from any worker or replica) started within the interval."""
     interval = ctx.gc.interval_seconds
+    try:
+        ctx.refuse_if_read_only()
+    except ReadOnly as refused:
+        _log.info(
+            "scheduled garbage collection skipped", extra={"fields": {"reason": refused.message}}
+        )
+        return None
     with ctx.db.read() as conn:
         recent = [r for r in gc_runs.list_runs(conn, 10) if r.mode == GcMode.COLLECT]
     if recent and recent[0].started_at > ctx.now() - interval + 5:

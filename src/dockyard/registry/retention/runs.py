@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from dockyard.auth.errors import Conflict, Forbidden, NotFound
+from dockyard.auth.errors import Conflict, Forbidden, NotFound, ReadOnly
+from dockyard.auth.maintenance import refuse_if_read_only
 from dockyard.auth.manage._checks import require_active
 from dockyard.auth.manage.context import ManageContext
 from dockyard.auth.permissions import role_on
@@ -329,6 +330,7 @@ def apply(
     """Run the saved policy on the target now (enabled or not). `expect`: the fingerprint
     of the simulation shown to the caller; Conflict when the plan differs from it."""
     require_admin(ctx.snapshot(), caller, scope, target)
+    ctx.refuse_if_read_only()
     with ctx.db.read() as conn:
         policy = _saved(conn, scope, target)
     return _run(ctx, policy, caller.name, address, expect)
@@ -337,6 +339,11 @@ def apply(
 def run_scheduled(ctx: ManageContext, stop: threading.Event) -> list[ApplyResult]:
     """Every enabled policy not run within the interval, by one worker or replica at a
     time (a lease); each run is audited as `retention.run` by `retention`."""
+    try:
+        ctx.refuse_if_read_only()
+    except ReadOnly as refused:
+        _log.info("scheduled retention skipped", extra={"fields": {"reason": refused.message}})
+        return []
     holder = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
     now = ctx.now()
     with ctx.db.write() as conn:
@@ -409,6 +416,7 @@ def restore(ctx: ManageContext, caller: Principal, address: str | None, removal_
     again since or the image is gone; NotFound when the window is over."""
     snapshot = ctx.snapshot()
     require_active(snapshot, caller)
+    refuse_if_read_only(snapshot, ctx.read_only)
     now = ctx.now()
     with ctx.db.write() as conn:
         row = q.kept_removal(conn, removal_id)
