@@ -27,7 +27,7 @@ from dockyard.auth.manage import ManageContext
 from dockyard.auth.sessions import SessionService
 from dockyard.auth.sign_in import SignIn, SignInPolicy
 from dockyard.auth.snapshot import AccessCache
-from dockyard.auth.tokens import TokenService
+from dockyard.auth.tokens import TokenService, shared_signing_key
 from dockyard.config import SETTINGS_ENV, Settings
 from dockyard.console import create_console
 from dockyard.distribution.access import AccessControl
@@ -94,7 +94,7 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
     )
     authenticator = Authenticator(SignIn(db, directories, policy), access_cache)
     tokens = TokenService(
-        settings.data_dir / "keys" / "token-signing.pem",
+        shared_signing_key(db, settings.data_dir / "keys" / "token-signing.pem"),
         settings.token_issuer,
         settings.service,
         settings.token_ttl_seconds,

@@ -1,7 +1,8 @@
 """Bearer tokens: short-lived ES256 JWTs in the Docker token format (distribution's jwt.md).
 
-The signing key lives in the data directory (0600), shared by every worker and replica;
-its `kid` is the RFC 7638 thumbprint so a key rotation can keep old tokens verifiable.
+The signing key lives in the database (`shared_signing_key`), so every worker and replica
+signs and verifies with the same one; its `kid` is the RFC 7638 thumbprint so a key
+rotation can keep old tokens verifiable.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import base64
 import functools
 import hashlib
 import json
-import os
 import re
 import secrets
 import time
@@ -25,8 +25,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from dockyard.auth.principals import Principal
 from dockyard.auth.scopes import Scope
+from dockyard.metadata.db import Database
+from dockyard.metadata.queries import signing_keys
 
-__all__ = ["TokenClaims", "TokenError", "TokenService"]
+__all__ = ["TokenClaims", "TokenError", "TokenService", "shared_signing_key"]
 
 _ALGORITHM = "ES256"
 _LEEWAY_SECONDS = 30
@@ -59,35 +61,41 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise TokenError(f"{path} does not hold an EC private key")
-        return key
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Each worker writes its own temporary file: with one shared name, a
-    # worker could unlink it while another was about to link it into place.
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-        handle.flush()
-        os.fsync(handle.fileno())
+def _parse_key(
+    pem: bytes, source: str = "the stored token signing key"
+) -> ec.EllipticCurvePrivateKey:
     try:
-        # Another worker may have won the race; keep whichever landed first.
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    return _load_or_create_key(path)
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise TokenError(f"{source} is not a usable PEM private key: {exc}") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise TokenError(f"{source} is not an EC private key")
+    return key
+
+
+def shared_signing_key(db: Database, legacy_file: Path) -> bytes:
+    """The signing key every worker and replica uses, made at the first start.
+
+    A data folder from before the key moved into the database holds it in `legacy_file`;
+    that key is taken over, so tokens issued before the upgrade stay valid. Otherwise a
+    fresh P-256 key is offered; when several workers or replicas start at once, the first
+    stored wins and all use it.
+    """
+    with db.read() as conn:
+        stored = signing_keys.signing_key(conn)
+    if stored is None:
+        if legacy_file.exists():
+            pem = legacy_file.read_bytes()
+            _parse_key(pem, str(legacy_file))  # refused before it becomes everyone's key
+        else:
+            pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        with db.write() as conn:
+            stored = signing_keys.offer_key(conn, pem.decode(), int(time.time()))
+    return stored.encode()
 
 
 def _thumbprint(key: ec.EllipticCurvePublicKey) -> str:
@@ -103,8 +111,8 @@ def _thumbprint(key: ec.EllipticCurvePublicKey) -> str:
 
 
 class TokenService:
-    def __init__(self, key_path: Path, issuer: str, audience: str, ttl_seconds: int) -> None:
-        self._key = _load_or_create_key(key_path)
+    def __init__(self, key_pem: bytes, issuer: str, audience: str, ttl_seconds: int) -> None:
+        self._key = _parse_key(key_pem)
         self._public = self._key.public_key()
         self.kid = _thumbprint(self._public)
         self.issuer = issuer

@@ -54,6 +54,7 @@ __all__ = [
     "Robot",
     "Tag",
     "TagEvent",
+    "TokenSigningKey",
     "Upload",
     "User",
     "UserGroup",
@@ -370,6 +371,16 @@ class AccessState(Base):
     read_only_message: Mapped[str | None] = mapped_column(String(500))
     read_only_by: Mapped[str | None] = mapped_column(String(255))
     read_only_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class TokenSigningKey(Base):
+    """The private key (PEM, PKCS#8) that signs bearer tokens, shared by every worker and
+    replica; `id` 1 is the key in use."""
+
+    __tablename__ = "token_signing_key"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class LoginFailure(Base):
