@@ -13,6 +13,7 @@ from dockyard.cli import (
     gc,
     grants,
     groups,
+    migrate,
     namespaces,
     repos,
     retention,
@@ -31,6 +32,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command()(serve)
+app.command("migrate")(migrate.migrate)
 app.add_typer(users.app, name="user")
 app.add_typer(groups.app, name="group")
 app.add_typer(namespaces.app, name="namespace")
