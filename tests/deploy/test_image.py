@@ -56,6 +56,9 @@ class Container:
             # runc: crun refuses the hybrid cgroup layout of some CI VMs. Limits below the
             # machine's: podman's defaults are above what such sandboxes allow to be set.
             "--runtime=runc", "--ulimit=nofile=4096:4096", "--ulimit=nproc=4096:4096",
+            # as the Helm chart runs it: read-only root (podman puts a tmpfs on /tmp), no
+            # capabilities, no privilege escalation
+            "--read-only", "--cap-drop=ALL", "--security-opt=no-new-privileges",
             IMAGE,
         )  # fmt: skip
         deadline = time.monotonic() + _STARTUP_SECONDS
