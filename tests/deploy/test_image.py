@@ -78,7 +78,9 @@ class Container:
         self.engine.podman("rm", "--force", "--time=20", self.name)
 
     def logs(self) -> str:
-        return self.engine.podman("logs", self.name)[-6000:]
+        # podman logs replays the container's stderr on its own stderr
+        proc = self.engine.podman_unchecked("logs", self.name)
+        return (proc.stdout + proc.stderr)[-6000:]
 
     def exec(self, *argv: str) -> str:
         return self.engine.podman("exec", self.name, *argv)
