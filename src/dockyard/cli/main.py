@@ -14,6 +14,7 @@ from dockyard.cli import (
     grants,
     groups,
     maintenance,
+    migrate,
     namespaces,
     repos,
     retention,
@@ -32,6 +33,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command()(serve)
+app.command("migrate")(migrate.migrate)
 app.add_typer(users.app, name="user")
 app.add_typer(groups.app, name="group")
 app.add_typer(namespaces.app, name="namespace")
