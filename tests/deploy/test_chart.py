@@ -205,9 +205,8 @@ def test_embedded_mode_refuses_more_than_one_replica() -> None:
 def test_external_mode_needs_its_secrets() -> None:
     assert "database.existingSecret" in refused(EXTERNAL, "database.existingSecret=")
     assert "s3.existingSecret" in refused(EXTERNAL, "s3.existingSecret=")
-    # every replica must verify the tokens the others sign
-    assert "tokenSigningKey.existingSecret" in refused(EXTERNAL, "tokenSigningKey.existingSecret=")
-    assert "Deployment" in kinds(render(EXTERNAL, "tokenSigningKey.existingSecret=", "replicas=1"))
+    # the token signing key is shared through the database: no Secret of its own is needed
+    assert "Deployment" in kinds(render(EXTERNAL, "tokenSigningKey.existingSecret=", "replicas=3"))
 
 
 def test_embedded_mode_keeps_its_data_on_one_claim() -> None:
@@ -231,16 +230,20 @@ def test_pdb_only_with_several_replicas() -> None:
     assert "PodDisruptionBudget" not in kinds(render(EMBEDDED))
 
 
-def test_several_replicas_share_the_token_signing_key() -> None:
-    spec = only(render(EXTERNAL), "Deployment")["spec"]["template"]["spec"]
+def test_a_token_signing_key_of_your_own_is_mounted_where_the_first_start_takes_it() -> None:
+    spec = only(render(EXTERNAL, "tokenSigningKey.existingSecret=my-key"), "Deployment")["spec"][
+        "template"
+    ]["spec"]
     volumes = {v["name"]: v for v in spec["volumes"]}
-    assert volumes["token-signing-key"]["secret"]["secretName"] == "dockyard-token-signing-key"
+    assert volumes["token-signing-key"]["secret"]["secretName"] == "my-key"
     assert volumes["data"] == {"name": "data", "emptyDir": {}}
     mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
-    # the file the server loads instead of generating a key of its own
+    # the file the first start stores in the database instead of generating a key
     assert mounts["token-signing-key"] == "/var/lib/dockyard/keys"
     items = volumes["token-signing-key"]["secret"]["items"]
     assert items == [{"key": "token-signing.pem", "path": "token-signing.pem"}]
+    plain = only(render(EXTERNAL), "Deployment")["spec"]["template"]["spec"]
+    assert "token-signing-key" not in {v["name"] for v in plain["volumes"]}
 
 
 def test_migration_runs_as_a_hook_job_in_external_mode() -> None:

@@ -50,9 +50,6 @@ with a message saying what to change.
 {{- fail "external mode needs s3.bucket and s3.existingSecret (a Secret with the access and secret keys)" -}}
 {{- end -}}
 {{- end -}}
-{{- if and (gt (int .Values.replicas) 1) (not .Values.tokenSigningKey.existingSecret) -}}
-{{- fail "replicas > 1 need tokenSigningKey.existingSecret: every replica must sign and verify tokens with the same key" -}}
-{{- end -}}
 {{- range $key := list "database_url" "admin_password" "directories" "host" "port" "data_dir" "workers" "public_url" "trusted_proxies" -}}
 {{- if hasKey $.Values.config $key -}}
 {{- fail (printf "config.%s is set by the chart (or holds secrets): use the chart's own value or an existingSecret" $key) -}}
