@@ -30,7 +30,7 @@ def test_password_changed_by_another_process(dockyard_factory: StartServer) -> N
         with db.write() as conn:
             run_sql(
                 conn,
-                "UPDATE user SET password_hash = ? WHERE name = 'admin'",
+                "UPDATE \"user\" SET password_hash = ? WHERE name = 'admin'",
                 (hash_password("a new password"),),
             )
             bump_generation(conn)

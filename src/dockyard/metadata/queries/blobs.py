@@ -8,7 +8,12 @@ from sqlalchemy import Connection, delete, exists, select, update
 
 from dockyard.metadata.models import Blob, ManifestReference, Repository, RepositoryBlob, table_of
 from dockyard.metadata.queries._upsert import insert_ignore
-from dockyard.metadata.queries.usage import count_link, uncount_everywhere, uncount_links
+from dockyard.metadata.queries.usage import (
+    count_link,
+    lock_counters,
+    uncount_everywhere,
+    uncount_links,
+)
 
 _repo = table_of(Repository)
 _blob = table_of(Blob)
@@ -88,6 +93,7 @@ def is_referenced(conn: Connection, repo_id: int, digest: str) -> bool:
 
 
 def unlink_blob(conn: Connection, repo_id: int, digest: str) -> bool:
+    lock_counters(conn, [repo_id])  # before the link: see usage.lock_counters
     result = conn.execute(
         delete(_link).where(_link.c.repository_id == repo_id, _link.c.digest == digest)
     )
@@ -104,6 +110,8 @@ def unlink_blob(conn: Connection, repo_id: int, digest: str) -> bool:
 def unlink_everywhere(conn: Connection, digest: str) -> None:
     """Unlink a blob from every repository that links it, keeping their `stored_bytes` and
     their namespaces' usage."""
+    holders_now = select(_link.c.repository_id).where(_link.c.digest == digest)
+    lock_counters(conn, conn.execute(holders_now).scalars().all())
     uncount_everywhere(conn, digest)
     holders = select(_link.c.repository_id).where(_link.c.digest == digest)
     conn.execute(

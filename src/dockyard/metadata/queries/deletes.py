@@ -25,7 +25,7 @@ from dockyard.metadata.models import (
 )
 from dockyard.metadata.queries._batching import chunks as _chunks
 from dockyard.metadata.queries.blobs import unlink_everywhere
-from dockyard.metadata.queries.usage import uncount_repository
+from dockyard.metadata.queries.usage import lock_counters, uncount_repository
 
 _blob = table_of(Blob)
 _deleted = table_of(DeletedManifest)
@@ -228,6 +228,7 @@ def delete_repository(conn: Connection, repo_id: int, name: str) -> list[str]:
     """Everything of a repository, in foreign-key order, and its upload sessions; returns
     the ids of those sessions (their bytes are the caller's to remove). Grants and undo
     records cascade with the row."""
+    lock_counters(conn, [repo_id])  # first: a push takes them before its rows
     ids = [info.id for info in manifests_in_repository(conn, repo_id)]
     delete_manifests(conn, ids)
     uncount_repository(conn, repo_id)  # its namespace's usage, while the links are there

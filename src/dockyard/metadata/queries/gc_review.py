@@ -41,7 +41,7 @@ from dockyard.metadata.models import (
 )
 from dockyard.metadata.queries._batching import chunks
 from dockyard.metadata.queries.gc_queue import BLOB_KINDS
-from dockyard.metadata.queries.usage import uncount_pairs
+from dockyard.metadata.queries.usage import lock_counters, uncount_pairs
 
 __all__ = [
     "BlobFacts",
@@ -351,6 +351,9 @@ def delete_unused_links(
         unlinked += [(int(repo_id), digest) for repo_id, digest in rows]
     if not unlinked:
         return unlinked
+    # The batch's digest locks keep pushes off these links; counters are locked in the
+    # order pushes take them (usage.lock_counters) before they move.
+    lock_counters(conn, [repo_id for repo_id, _ in unlinked])
     sizes: dict[str, int] = {}
     for chunk in chunks(sorted({digest for _, digest in unlinked})):
         rows = conn.execute(_SIZES, {"digests": chunk})

@@ -105,8 +105,9 @@ def repository_page(
         if after is not None:
             query = query.where(_repo.c.name > after)
     else:
-        # DESC puts NULL (never pushed) last in SQLite, as the cursor below expects.
-        query = query.order_by(key.desc(), _repo.c.id.desc())
+        # Never pushed (NULL) last, as the cursor below expects: SQLite's DESC does that by
+        # itself (and still walks the index); PostgreSQL's DESC puts NULL first.
+        query = query.order_by(key.desc().nulls_last(), _repo.c.id.desc())
         cursor = _cursor(after)
         if cursor is not None:
             value, last_id = cursor

@@ -47,6 +47,7 @@ __all__ = [
     "count_link",
     "has_blob",
     "list_quotas",
+    "lock_counters",
     "namespace_quota",
     "namespace_split",
     "recount",
@@ -110,6 +111,28 @@ def _namespace_id(conn: Connection, repo_id: int) -> int | None:
 
 def _sizes(digests: list[str]) -> ColumnElement[int]:
     return select(sql_total(_blob.c.size)).where(_blob.c.digest.in_(digests)).scalar_subquery()
+
+
+def lock_counters(conn: Connection, repo_ids: Iterable[int]) -> None:
+    """Lock the counters an unlink lowers, in the one order every writer takes them: the
+    repositories' namespace rows, then the repository rows, each by id.
+
+    PostgreSQL: a push locks its namespace (the quota check, `SELECT … FOR UPDATE`) before
+    it touches its repository and its link, so anything that lowers counters must not hold
+    a repository row or a link while it waits for a namespace. Callers lock first, then
+    delete links and move counters. SQLite: the write lock already orders everything.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for chunk in chunks(sorted(set(repo_ids))):
+        owners = select(_repo.c.namespace).where(_repo.c.id.in_(chunk))
+        conn.execute(
+            select(_ns.c.id).where(_ns.c.name.in_(owners)).order_by(_ns.c.id).with_for_update()
+        ).all()
+    for chunk in chunks(sorted(set(repo_ids))):
+        conn.execute(
+            select(_repo.c.id).where(_repo.c.id.in_(chunk)).order_by(_repo.c.id).with_for_update()
+        ).all()
 
 
 def count_link(conn: Connection, repo_id: int, digest: str) -> None:
