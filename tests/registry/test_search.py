@@ -325,3 +325,22 @@ def test_lookups_use_indexes(
         if "FROM image_diff_id" in sql:  # from the diff ID, not from the readable manifests
             first = plan[0] if db_is_sqlite(ctx.db) else " ".join(plan)
             assert "USING INDEX ix_image_diff_id_diff_id" in first, (sql, plan)
+
+
+def test_name_search_by_contained_text_uses_the_trigram_index_on_postgresql(
+    ctx: ManageContext, statements: list[tuple[str, Any]]
+) -> None:
+    """`LIKE '%text%'` over names: served by the pg_trgm index (migration 0012) instead of
+    a scan of the repository table. SQLite has no such index (it scans, and says so)."""
+    for name in ("shop/webapp", "lab/app-server", "ops/tools"):
+        store_image(ctx.db, name, config=CONFIG, layers=[SHARED_LAYER], tags=("v1",))
+    statements.clear()
+    result = search(ctx.db, ctx.snapshot(), OPERATOR, "app")
+    assert set(result.repositories) >= {"shop/webapp", "lab/app-server"}
+    contained = [(sql, plan) for sql, plan in _plans(ctx.db, statements) if "LIKE" in sql.upper()]
+    assert contained
+    for sql, plan in contained:
+        if db_is_sqlite(ctx.db):
+            assert any(step.startswith("SCAN repository") for step in plan), plan
+        else:
+            assert "SEARCH USING INDEX ix_repository_name_trgm" in plan, (sql, plan)
