@@ -20,8 +20,6 @@ from dockyard.cli.output import fail, print_json, say
 
 __all__ = ["backup", "restore"]
 
-_SHOWN_MISSING = 50
-
 
 def backup(
     dest: Annotated[
@@ -79,8 +77,9 @@ def backup(
     if not with_blobs:
         say("Blob bytes are not in this backup: back up the blob store after it (README).")
     if result.missing:
-        for digest in result.missing[:_SHOWN_MISSING]:
-            say(f"missing: {digest}")
+        if not json_:
+            for digest in result.missing:  # the whole list, on stdout, for scripts
+                typer.echo(f"missing: {digest}")
         fail(
             f"{len(result.missing)} listed blobs were gone from the store when copied "
             "(collected or purged after the snapshot); the backup lacks their bytes"
@@ -107,8 +106,7 @@ def restore(
 
     try:
         settings = load_local(config, data_dir)
-        if settings.database_url is None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)  # the store restored into
         store = open_store(settings)
         with steps() as progress:
             result = restore_backup(
@@ -136,8 +134,9 @@ def restore(
         f"({result.blobs_copied} copied from the backup), in {result.seconds:.1f} s."
     )
     if result.missing:
-        for digest, size, why in result.missing[:_SHOWN_MISSING]:
-            say(f"missing: {digest} ({size} bytes): {why}")
+        if not json_:
+            for digest, size, why in result.missing:  # the whole list, on stdout
+                typer.echo(f"missing: {digest} ({size} bytes): {why}")
         fail(
             f"{len(result.missing)} blobs the metadata needs are missing from the store: "
             "restore the store's backup (or run `dockyard backup --with-blobs` next time); "

@@ -61,7 +61,13 @@ def doctor(
                 "healthy": not failed,
                 "verdict": verdict,
                 "checks": [
-                    {"name": c.name, "status": str(c.status), "detail": c.detail} for c in checks
+                    {
+                        "name": c.name,
+                        "status": str(c.status),
+                        "detail": c.detail,
+                        "items": list(c.items),
+                    }
+                    for c in checks
                 ],
             }
         )
@@ -72,6 +78,9 @@ def doctor(
             line = Text(f"{check.status!s:<5}", style=_STYLES[str(check.status)])
             line.append(f" {check.name:<{width}}  {check.detail}")
             out.print(line)
+            if len(check.items) > 1:  # one is named in the detail already
+                for item in check.items:
+                    out.print(Text(f"{'':<{width + 8}}{item}"))
         out.print(Text(f"Verdict: {verdict}.", style="bold red" if failed else "bold"))
     if failed:
         raise typer.Exit(1)

@@ -45,6 +45,7 @@ class Check:
     name: str
     status: Status
     detail: str
+    items: tuple[str, ...] = ()  # every digest the check found at fault, beyond the detail
 
 
 @dataclass
@@ -222,14 +223,16 @@ def _consistency(db: Database, store: BlobStore, hash_bytes: bool) -> Check:
             )
         if corrupt:
             parts.append(f"{len(corrupt)} stored blobs are damaged: " + _names(corrupt))
-        return Check("store consistency", Status.FAIL, "; ".join(parts))
+        listed = (*(f"missing {d}" for d in missing), *(f"damaged {d}" for d in corrupt))
+        return Check("store consistency", Status.FAIL, "; ".join(parts), listed)
     if orphans:
+        digests = [i.digest or "" for i in orphans]
         return Check(
             "store consistency",
             Status.WARN,
             f"{figures.blobs_checked} blobs match ({how}); {len(orphans)} files in the "
-            f"store have no row (`dockyard gc` removes them): "
-            + _names([i.digest or "" for i in orphans]),
+            f"store have no row (`dockyard gc` removes them): " + _names(digests),
+            tuple(f"orphan {d}" for d in digests),
         )
     return Check(
         "store consistency", Status.OK, f"{figures.blobs_checked} blobs match the database ({how})"
