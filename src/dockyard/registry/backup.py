@@ -206,6 +206,7 @@ def _copy_out(
     """Every listed blob into `folder`: a hard link where the store keeps it on the same
     filesystem (blobs never change), else a copy, fsynced."""
     copied, missing = 0, []
+    folder.mkdir()
     folders: set[Path] = set()
     for number, (digest, size) in enumerate(_listed(listing), start=1):
         target = _backup_blob_path(folder, digest)
