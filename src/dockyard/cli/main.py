@@ -9,7 +9,9 @@ import typer
 from dockyard import __version__
 from dockyard.cli import (
     audit,
+    backup,
     deletes,
+    doctor,
     gc,
     grants,
     groups,
@@ -52,6 +54,9 @@ app.command("gc")(gc.gc)
 app.command("usage")(usage.usage)
 app.add_typer(retention.app, name="retention")
 app.add_typer(maintenance.app, name="maintenance")
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
+app.command("doctor")(doctor.doctor)
 
 
 def _version(value: bool) -> None:

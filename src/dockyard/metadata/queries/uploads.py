@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from dockyard.metadata.models import Upload, table_of
 
@@ -80,3 +80,9 @@ def remove_if_idle(conn: Connection, upload_id: str, before: int) -> bool:
 def existing_uploads(conn: Connection, upload_ids: list[str]) -> set[str]:
     query = select(_upload.c.id).where(_upload.c.id.in_(upload_ids))
     return set(conn.execute(query).scalars())
+
+
+def count_idle(conn: Connection, before: int) -> int:
+    """How many sessions nobody touched since `before` (at or before it)."""
+    query = select(func.count()).select_from(_upload).where(_upload.c.updated_at <= before)
+    return int(conn.execute(query).scalar_one())
