@@ -10,6 +10,7 @@ import random
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 from fastapi import FastAPI
@@ -33,7 +34,7 @@ from dockyard.console import create_console
 from dockyard.distribution.access import AccessControl
 from dockyard.distribution.api import DistributionApi
 from dockyard.distribution.token import TokenEndpoint
-from dockyard.draining import GENERATION_ENV, GENERATION_FILE, DrainOnReload
+from dockyard.draining import GENERATION_ENV, GENERATION_FILE_ENV, DrainOnReload
 from dockyard.forwarded import ForwardedClient
 from dockyard.logs import configure_logging
 from dockyard.metadata.db import Database
@@ -282,6 +283,8 @@ def create_app_from_env() -> ASGIApp:
     configure_logging(settings.log_level)
     app = create_app(settings)
     generation = os.environ.get(GENERATION_ENV)
-    if generation is not None:  # started by `dockyard serve`, which may replace us gracefully
-        return DrainOnReload(app, settings.data_dir / GENERATION_FILE, generation)
+    generation_file = os.environ.get(GENERATION_FILE_ENV)
+    if generation is not None and generation_file is not None:
+        # started by `dockyard serve`, which may replace us gracefully
+        return DrainOnReload(app, Path(generation_file), generation)
     return app
