@@ -7,7 +7,9 @@ import json
 import logging
 import os
 import random
+import socket
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,17 +261,27 @@ def _last_flush(recorder: PullRecorder) -> None:
 
 async def _backfill_diff_ids(parts: _Parts) -> None:
     """Index the layer diff IDs of images pushed before they were indexed, batch by batch
-    (so that shutdown is not held up for long); with nothing to do, one query."""
+    (so that shutdown is not held up for long); with nothing to do, one query. One worker
+    of one replica at a time holds the lease; the others wait for it (a holder that dies
+    lets it run out) and then find little or nothing left."""
+    holder = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
     recorded, after = 0, ""
     try:
-        while True:
-            count, following = await anyio.to_thread.run_sync(
-                diff_ids.backfill_batch, parts.db, parts.store, after
-            )
-            recorded += count
-            if following is None:
-                break
-            after = following
+        while not await anyio.to_thread.run_sync(diff_ids.claim_backfill, parts.db, holder):
+            await anyio.sleep(diff_ids.BACKFILL_LEASE_SECONDS / 2)
+        try:
+            while True:
+                count, following = await anyio.to_thread.run_sync(
+                    diff_ids.backfill_batch, parts.db, parts.store, after
+                )
+                recorded += count
+                if following is None:
+                    break
+                after = following
+                await anyio.to_thread.run_sync(diff_ids.claim_backfill, parts.db, holder)
+        finally:
+            with anyio.CancelScope(shield=True):  # at shutdown too: the next need not wait
+                await anyio.to_thread.run_sync(diff_ids.release_backfill, parts.db, holder)
     except Exception:  # search by diff ID stays incomplete; the next start retries
         _log.exception("diff ID backfill failed")
     if recorded:
