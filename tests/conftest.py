@@ -26,6 +26,7 @@ from fixtures.clients import TOOLS_BIN, ClientEnv
 from fixtures.containerd import Containerd
 from fixtures.images import Image, Layout, SampleImages
 from fixtures.manage import database_copy, manage_context, migrate_template
+from fixtures.replicas import Replicas
 from fixtures.servers import DockyardServer, Registry, StartServer, registry_from_env
 from fixtures.slapd import slapd, unreachable_ldap_url  # noqa: F401 - registers the fixtures
 from fixtures.v2api import V2
@@ -60,6 +61,8 @@ def pytest_runtest_makereport(
     if report.failed:
         seen: set[str] = set()
         values = [*getattr(item, "funcargs", {}).values(), *item.stash.get(_STARTED, [])]
+        for replicas in [v for v in values if isinstance(v, Replicas)]:
+            values.extend([*replicas.servers, replicas.registry])  # and nginx's error log
         for value in values:
             registry = value.registry if isinstance(value, ClientEnv) else value
             if (

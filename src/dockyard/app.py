@@ -7,9 +7,12 @@ import json
 import logging
 import os
 import random
+import socket
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 from fastapi import FastAPI
@@ -33,7 +36,7 @@ from dockyard.console import create_console
 from dockyard.distribution.access import AccessControl
 from dockyard.distribution.api import DistributionApi
 from dockyard.distribution.token import TokenEndpoint
-from dockyard.draining import GENERATION_ENV, GENERATION_FILE, DrainOnReload
+from dockyard.draining import GENERATION_ENV, GENERATION_FILE_ENV, DrainOnReload
 from dockyard.forwarded import ForwardedClient
 from dockyard.logs import configure_logging
 from dockyard.metadata.db import Database
@@ -258,17 +261,27 @@ def _last_flush(recorder: PullRecorder) -> None:
 
 async def _backfill_diff_ids(parts: _Parts) -> None:
     """Index the layer diff IDs of images pushed before they were indexed, batch by batch
-    (so that shutdown is not held up for long); with nothing to do, one query."""
+    (so that shutdown is not held up for long); with nothing to do, one query. One worker
+    of one replica at a time holds the lease; the others wait for it (a holder that dies
+    lets it run out) and then find little or nothing left."""
+    holder = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
     recorded, after = 0, ""
     try:
-        while True:
-            count, following = await anyio.to_thread.run_sync(
-                diff_ids.backfill_batch, parts.db, parts.store, after
-            )
-            recorded += count
-            if following is None:
-                break
-            after = following
+        while not await anyio.to_thread.run_sync(diff_ids.claim_backfill, parts.db, holder):
+            await anyio.sleep(diff_ids.BACKFILL_LEASE_SECONDS / 2)
+        try:
+            while True:
+                count, following = await anyio.to_thread.run_sync(
+                    diff_ids.backfill_batch, parts.db, parts.store, after
+                )
+                recorded += count
+                if following is None:
+                    break
+                after = following
+                await anyio.to_thread.run_sync(diff_ids.claim_backfill, parts.db, holder)
+        finally:
+            with anyio.CancelScope(shield=True):  # at shutdown too: the next need not wait
+                await anyio.to_thread.run_sync(diff_ids.release_backfill, parts.db, holder)
     except Exception:  # search by diff ID stays incomplete; the next start retries
         _log.exception("diff ID backfill failed")
     if recorded:
@@ -282,6 +295,8 @@ def create_app_from_env() -> ASGIApp:
     configure_logging(settings.log_level)
     app = create_app(settings)
     generation = os.environ.get(GENERATION_ENV)
-    if generation is not None:  # started by `dockyard serve`, which may replace us gracefully
-        return DrainOnReload(app, settings.data_dir / GENERATION_FILE, generation)
+    generation_file = os.environ.get(GENERATION_FILE_ENV)
+    if generation is not None and generation_file is not None:
+        # started by `dockyard serve`, which may replace us gracefully
+        return DrainOnReload(app, Path(generation_file), generation)
     return app

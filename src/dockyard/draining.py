@@ -5,11 +5,14 @@ worker, lets both serve for `reload_overlap_seconds`, then stops the old one. St
 closes the old worker's keep-alive connections, and a client that has just sent its next
 request on one of them sees "connection closed without response" (measured: about one
 failed request per reload at 150 requests/s). So `dockyard serve` numbers each reload in a
-file under the data directory and hands the number to the workers it starts (env
-`DOCKYARD_RELOAD_GENERATION`); a worker that sees a newer number in the file answers with
-`Connection: close` from then on, and its clients move to fresh connections during the
-overlap instead of racing the stop. (HTTP/2 needs none of this: GOAWAY says which streams
-were served.) The file is read at most twice a second, so the hot path pays a clock read.
+file of its own and hands the number and the file's path to the workers it starts (env
+`DOCKYARD_RELOAD_GENERATION`, `DOCKYARD_RELOAD_GENERATION_FILE`). The file is in a private
+temporary folder, not in the data directory: replicas sharing a data volume would otherwise
+drain each other whenever one of them started. A worker that sees a newer number in the
+file answers with `Connection: close` from then on, and its clients move to fresh
+connections during the overlap instead of racing the stop. (HTTP/2 needs none of this:
+GOAWAY says which streams were served.) The file is read at most twice a second, so the
+hot path pays a clock read.
 """
 
 from __future__ import annotations
@@ -20,10 +23,17 @@ from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["GENERATION_ENV", "GENERATION_FILE", "DrainOnReload", "write_generation"]
+__all__ = [
+    "GENERATION_ENV",
+    "GENERATION_FILE",
+    "GENERATION_FILE_ENV",
+    "DrainOnReload",
+    "write_generation",
+]
 
 GENERATION_ENV = "DOCKYARD_RELOAD_GENERATION"
-GENERATION_FILE = "reload-generation"  # in the data directory
+GENERATION_FILE_ENV = "DOCKYARD_RELOAD_GENERATION_FILE"
+GENERATION_FILE = "reload-generation"  # in the serving process's own temporary folder
 _CHECK_SECONDS = 0.5
 
 

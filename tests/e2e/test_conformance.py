@@ -16,81 +16,22 @@ exchange, results.yaml for the newer suite) are copied to tests/.artifacts/ for 
 
 from __future__ import annotations
 
-import collections
 import json
 import secrets
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from fixtures.admin import AdminApi
-from fixtures.clients import REPO_ROOT, describe, require_tool, tool_path
+from fixtures.clients import describe, tool_path
+from fixtures.conformance import ARTIFACTS, Spec, keep_artifacts, run_suite_2026, verdict
 from fixtures.servers import Registry, StartServer, registry_from_env
 from fixtures.slapd import Slapd
 
 pytestmark = [pytest.mark.conformance, pytest.mark.slow]
-
-ARTIFACTS = REPO_ROOT / "tests" / ".artifacts"
-# how much of a failed spec's recorded HTTP exchange goes into the failure message
-EXCHANGE_LIMIT = 6000
-
-
-@dataclass(frozen=True)
-class Spec:
-    name: str
-    status: str  # passed, failed, skipped
-    message: str
-    exchange: str = ""  # the requests and responses the suite recorded (newer suite only)
-
-
-def summarize(title: str, specs: list[Spec], *, exchanges: bool = False) -> str:
-    counts = collections.Counter(spec.status for spec in specs)
-    lines = [
-        f"{title}: {counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['skipped']} skipped"
-    ]
-    for spec in specs:
-        if spec.status == "failed":
-            message = " ".join(spec.message.split())[:600]
-            lines.append(f"  FAILED {spec.name}: {message}")
-            if exchanges and spec.exchange:
-                exchange = spec.exchange
-                if len(exchange) > EXCHANGE_LIMIT:
-                    cut = len(exchange) - EXCHANGE_LIMIT
-                    exchange = f"...({cut} chars cut)...\n{exchange[-EXCHANGE_LIMIT:]}"
-                lines.append("    " + exchange.strip().replace("\n", "\n    "))
-    return "\n".join(lines)
-
-
-def keep_artifacts(report_dir: Path, dest: Path, names: tuple[str, ...]) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        if (report_dir / name).exists():
-            shutil.copy(report_dir / name, dest / name)
-
-
-def verdict(
-    title: str,
-    specs: list[Spec],
-    proc: subprocess.CompletedProcess[str],
-    report: Path,
-    notes: str = "",
-) -> None:
-    """Print the counts and `notes` (call with capture disabled) and fail on any failure."""
-    summary = summarize(title, specs)
-    sys.stdout.write(f"\n{summary}\n{notes}  (report: {report})\n")
-    sys.stdout.flush()
-    if any(spec.status == "failed" for spec in specs):
-        pytest.fail(summarize(title, specs, exchanges=True), pytrace=False)
-    if not any(spec.status == "passed" for spec in specs):
-        pytest.fail(f"nothing passed (all skipped?)\n{summary}\n{describe(proc)}", pytrace=False)
-    assert proc.returncode == 0, f"suite failed although junit shows no failure\n{describe(proc)}"
 
 
 # --- v1.1.1 ---------------------------------------------------------------------------------
@@ -161,39 +102,6 @@ def test_distribution_spec_conformance(
 
 # --- the suite of 2026-08-31 ----------------------------------------------------------------
 
-SUITE_2026 = "conformance-2026-08-31"
-# junit status -> ours; "error" is the suite's own engine failing, which is a failure too
-_STATUS_2026 = {"passed": "passed", "skipped": "skipped", "failure": "failed", "error": "failed"}
-
-
-def read_junit_2026(path: Path) -> list[Spec]:
-    """Every leaf test with status; a failure keeps its error and its recorded HTTP exchange."""
-    specs = []
-    for case in ET.parse(path).getroot().iter("testcase"):  # noqa: S314 - our own suite's file
-        status = case.get("status", "")
-        output = case.findtext("system-err") or ""
-        message = case.findtext("system-out") or ""
-        if not message and "skipping test:" in output:
-            # a test skipped before any request says why after this marker in its output
-            message = output.split("skipping test:", 1)[1].strip()
-        specs.append(
-            Spec(
-                name=case.get("name", "").removeprefix("OCI Conformance Test/"),
-                # an unknown status must not pass unnoticed
-                status=_STATUS_2026.get(status, "failed"),
-                message=message if status in _STATUS_2026 else f"junit status {status!r}",
-                exchange=output,
-            )
-        )
-    return specs
-
-
-def api_statuses(results_yaml: Path) -> dict[str, str]:
-    """results.yaml `apis`: the status of each API, e.g. {"Blob mount": "Pass", ...}."""
-    data = yaml.safe_load(results_yaml.read_text())
-    apis = data.get("apis") if isinstance(data, dict) else None
-    return {str(k): str(v) for k, v in apis.items()} if isinstance(apis, dict) else {}
-
 
 @pytest.fixture
 def fresh_registry(request: pytest.FixtureRequest) -> Registry:
@@ -241,71 +149,3 @@ def test_conformance_2026_as_a_directory_user_with_a_namespace_grant(
         admin.grant("admin", "user:jane", "conformance")
     run_suite_2026(server, "jane", slapd.passwords["jane"], tmp_path, capsys,
                    "conformance (2026-08-31, directory user with a grant)")  # fmt: skip
-
-
-def run_suite_2026(
-    registry: Registry,
-    username: str,
-    password: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    title: str,
-) -> None:
-    suite = require_tool(SUITE_2026)
-    run_id = secrets.token_hex(4)
-    report_dir = tmp_path / "results"
-    env = {
-        "PATH": tool_path(),
-        "HOME": str(tmp_path),
-        # no oci-conformance.yaml is read: cwd is empty and OCI_CONFIGURATION unset
-        "OCI_VERSION": "1.1",
-        "OCI_REGISTRY": registry.hostport,
-        "OCI_TLS": "disabled",
-        # fresh repositories: the suite first checks that REPO1 has no tags and no referrers
-        "OCI_REPO1": f"conformance/run-{run_id}/repo1",
-        "OCI_REPO2": f"conformance/run-{run_id}/repo2",
-        "OCI_USERNAME": username,
-        "OCI_PASSWORD": password,
-        "OCI_RESULTS_DIR": str(report_dir),
-        "OCI_LOG": "warn",
-        # every API: pull, push, tag listing and referrers, deletes, cross-repository mounts
-        "OCI_API_PING": "true",
-        "OCI_API_PULL": "true",
-        "OCI_API_PUSH": "true",
-        "OCI_API_TAGS_LIST": "true",
-        "OCI_API_REFERRER": "true",
-        "OCI_API_TAGS_DELETE": "true",
-        "OCI_API_MANIFESTS_DELETE": "true",
-        "OCI_API_BLOBS_DELETE": "true",
-        "OCI_API_BLOBS_MOUNT_ANONYMOUS": "true",
-    }
-    proc = subprocess.run(
-        [suite],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    junit = report_dir / "junit.xml"
-    if not junit.exists():
-        pytest.fail(f"the suite wrote no junit.xml\n{describe(proc)}", pytrace=False)
-    dest = ARTIFACTS / (
-        "conformance-2026-08-31" + ("" if username == registry.username else "-" + username)
-    )
-    keep_artifacts(report_dir, dest, ("junit.xml", "report.html", "results.yaml"))
-    specs = read_junit_2026(junit)
-    # what was not tested, and why: skips are allowed (the suite skips what a registry may
-    # legitimately not do, e.g. answering a mount with 202), but they should be seen
-    notes = "".join(
-        f"  skipped {spec.name}: {' '.join(spec.message.split())}\n"
-        for spec in specs
-        if spec.status == "skipped"
-    )
-    if (report_dir / "results.yaml").exists():
-        apis = api_statuses(report_dir / "results.yaml")
-        other = ", ".join(f"{name}: {status}" for name, status in apis.items() if status != "Pass")
-        notes += f"  APIs not passed: {other or 'none'}\n"
-    with capsys.disabled():
-        verdict(title, specs, proc, dest / "report.html", notes)

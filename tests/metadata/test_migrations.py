@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -112,3 +114,49 @@ def test_finding_the_indexes_that_list_a_manifest_uses_an_index_after_analyze(
         assert "USING INDEX ix_manifest_reference_child_manifest_id" in plan, plan
     finally:
         db.close()
+
+
+def _migrate_when_all_are_ready(url: str, ready: Any) -> None:
+    """One starter, in a process of its own (as a replica is; Alembic is not thread-safe)."""
+    ready.wait(60)
+    db = Database(url)
+    try:
+        db.migrate()
+    finally:
+        db.close()
+
+
+def test_migrations_run_once_when_several_processes_start_together(tmp_path: Path) -> None:
+    """Replicas of a new deployment all migrate at start: one does, the others wait for it
+    and find the schema at head (on PostgreSQL without the lock, a second CREATE TABLE
+    failed and that replica did not start)."""
+    from fixtures import postgres
+
+    if postgres.BACKEND == "postgresql":
+        url = postgres.cluster().create_database(migrated=False)
+    else:
+        url = f"sqlite:///{tmp_path / 'm.db'}"
+    starters = 4
+    spawn = multiprocessing.get_context("spawn")
+    ready = spawn.Barrier(starters)
+    processes = [
+        spawn.Process(target=_migrate_when_all_are_ready, args=(url, ready))
+        for _ in range(starters)
+    ]
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(120)
+        assert [process.exitcode for process in processes] == [0] * starters
+        db = Database(url)
+        try:
+            assert db.at_head()
+        finally:
+            db.close()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+        if postgres.BACKEND == "postgresql":
+            postgres.cluster().drop_database(url)

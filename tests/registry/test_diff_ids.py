@@ -15,7 +15,13 @@ from dockyard.metadata.db import Database
 from dockyard.metadata.models import ImageDiffId, table_of
 from dockyard.metadata.queries.diff_ids import diff_ids_of, has_diff_ids, unindexed_configs
 from dockyard.registry import mediatypes as mt
-from dockyard.registry.diff_ids import MAX_CONFIG_BYTES, backfill, parse_diff_ids
+from dockyard.registry.diff_ids import (
+    MAX_CONFIG_BYTES,
+    backfill,
+    claim_backfill,
+    parse_diff_ids,
+    release_backfill,
+)
 from dockyard.registry.digests import compute
 from dockyard.registry.services import RegistryServices
 from dockyard.storage.filesystem import FilesystemBlobStore
@@ -162,3 +168,14 @@ def test_backfill_retries_what_storage_could_not_give(
     found[0].write_bytes(saved)
     assert backfill(db, store) == 1
     assert _recorded(db, image.config) == list(image.diff_ids)
+
+
+def test_one_backfill_at_a_time_across_workers_and_replicas(db: Database) -> None:
+    """The lease is the database's: while one holder has it, another cannot take it; the
+    holder renews it; released, the next takes it."""
+    assert claim_backfill(db, "replica-a/1/x")
+    assert not claim_backfill(db, "replica-b/2/y")
+    assert claim_backfill(db, "replica-a/1/x")  # a renewal, at each batch
+    release_backfill(db, "replica-a/1/x")
+    assert claim_backfill(db, "replica-b/2/y")
+    assert not claim_backfill(db, "replica-a/1/x")

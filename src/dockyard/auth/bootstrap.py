@@ -16,10 +16,12 @@ ADMIN_NAME = "admin"
 
 
 def bootstrap_admin(db: Database, password: str | None, data_dir: Path) -> str | None:
-    """Create the initial `admin` on an empty user table.
+    """Create the initial `admin` on an empty user table; safe to call from several
+    processes at once: exactly one creates it.
 
     Returns the generated password when one had to be made up (the caller prints it once);
-    it is also written to a 0600 file in the data directory, never logged.
+    it is also written to a 0600 file in the data directory, never logged. Only the process
+    that created the admin returns it.
     """
     generated = None if password else generate_password()
     secret = password or generated or ""
@@ -27,7 +29,12 @@ def bootstrap_admin(db: Database, password: str | None, data_dir: Path) -> str |
     with db.write() as conn:
         if users.count_users(conn) > 0:
             return None
-        users.add_user(conn, ADMIN_NAME, hash_password(secret), is_admin=True, now=now)
+        # Replicas started together may all have counted no user (PostgreSQL, READ
+        # COMMITTED): the user table's unique name lets one insert and the others none.
+        if not users.add_local_user_if_absent(
+            conn, ADMIN_NAME, hash_password(secret), is_admin=True, now=now
+        ):
+            return None
         bump_generation(conn)
         audit.record(conn, at=now, actor=None, action="user.create", target=ADMIN_NAME,
                      detail={"admin": True, "reason": "initial administrator"})  # fmt: skip

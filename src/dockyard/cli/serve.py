@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ import typer
 from pydantic import ValidationError
 
 from dockyard.config import SETTINGS_ENV, Settings, load_settings
-from dockyard.draining import GENERATION_FILE, write_generation
+from dockyard.draining import GENERATION_FILE, GENERATION_FILE_ENV, write_generation
 from dockyard.logs import configure_logging
 from dockyard.tls import CertificateReloader, Snapshot, TlsError, TlsSnapshots
 
@@ -65,10 +66,6 @@ def serve(
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
 ) -> None:
     """Run the registry. Every setting can also come from env DOCKYARD_<NAME>."""
-    from granian import Granian
-    from granian.constants import Interfaces, SSLProtocols
-    from granian.http import HTTP1Settings
-
     try:
         settings = load_settings(
             config, host=host, port=port, data_dir=data_dir, workers=workers,
@@ -92,10 +89,23 @@ def serve(
         typer.secho("Could not prepare the database; see the error above.", fg="red", err=True)
         raise typer.Exit(1)
     os.environ[SETTINGS_ENV] = resolved
+    # Files of this serving process only (metrics of its workers, its reload generation):
+    # never in the data directory, which replicas may share on one volume.
+    runtime = Path(tempfile.mkdtemp(prefix="dockyard-serve-"))
+    try:
+        _run(settings, reloader, runtime)
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _run(settings: Settings, reloader: CertificateReloader | None, runtime: Path) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces, SSLProtocols
+    from granian.http import HTTP1Settings
+
     if settings.workers > 1:
         # prometheus-client aggregates across worker processes through files.
-        metrics_dir = settings.data_dir / "metrics"
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir = runtime / "metrics"
         metrics_dir.mkdir()
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     scheme = "https" if reloader else "http"
@@ -127,7 +137,8 @@ def serve(
         respawn_interval=settings.reload_overlap_seconds,
         **tls_options,
     )
-    generation_file = settings.data_dir / GENERATION_FILE
+    generation_file = runtime / GENERATION_FILE
+    os.environ[GENERATION_FILE_ENV] = str(generation_file)
     write_generation(generation_file)
     if reloader is not None:
 

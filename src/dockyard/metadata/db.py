@@ -83,13 +83,15 @@ class Database:
         return version == SCHEMA_HEAD
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+        """Bring the schema to the newest Alembic revision. Several processes may call it at
+        once (replicas starting together): one migrates, the others wait and find it done."""
         from alembic import command
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
         with self.writer.connect() as conn:
+            self._backend.lock_migrations(conn)
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
             conn.commit()

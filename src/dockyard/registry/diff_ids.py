@@ -5,7 +5,9 @@ contain this layer?" for them too.
 A push indexes its config when it is new to the registry: the config is read from the blob
 store before the write transaction (never holding the write lock over file I/O) and its rows
 are written with the manifest. Images pushed before diff IDs were indexed are caught up by
-`backfill`, run once in the background when the server starts. A config that cannot be read
+`backfill`, run in the background when the server starts, by one worker of one replica at
+a time (the `diff-id-backfill` job lease, `claim_backfill`): the others wait for the lease,
+then find nothing left to do. A config that cannot be read
 or parsed never fails a push: it is simply not indexed (see `metadata.queries.diff_ids` for
 the marker that keeps it from being read again).
 """
@@ -20,6 +22,8 @@ from sqlalchemy import Connection
 
 from dockyard.metadata.db import Database
 from dockyard.metadata.queries import diff_ids as queries
+from dockyard.metadata.queries import leases
+from dockyard.registry.context import now
 from dockyard.registry.digests import parse_digest
 from dockyard.registry.errors import DigestInvalid
 from dockyard.registry.image_config import CONFIG_TYPES
@@ -28,19 +32,25 @@ from dockyard.storage.base import BlobStore, StorageError
 
 __all__ = [
     "BACKFILL_BATCH",
+    "BACKFILL_LEASE",
+    "BACKFILL_LEASE_SECONDS",
     "MAX_CONFIG_BYTES",
     "MAX_DIFF_IDS",
     "PendingDiffIds",
     "backfill",
     "backfill_batch",
+    "claim_backfill",
     "parse_diff_ids",
     "read_for_push",
     "record",
+    "release_backfill",
 ]
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # real configs, long histories included, are far smaller
 MAX_DIFF_IDS = 1000  # overlay filesystems stop at ~128 layers; more is not an image
 BACKFILL_BATCH = 500
+BACKFILL_LEASE = "diff-id-backfill"
+BACKFILL_LEASE_SECONDS = 120  # renewed at every batch; a dead holder's runs out this soon
 _log = logging.getLogger("dockyard.registry")
 
 
@@ -152,3 +162,15 @@ def backfill(db: Database, store: BlobStore, limit: int = BACKFILL_BATCH) -> int
         if following is None:
             return total
         after = following
+
+
+def claim_backfill(db: Database, holder: str) -> bool:
+    """Take or renew the backfill's lease for `holder`; False while another worker or
+    replica holds it (two would only read the same configs twice). Blocking."""
+    with db.write() as conn:
+        return leases.acquire(conn, BACKFILL_LEASE, holder, now(), BACKFILL_LEASE_SECONDS)
+
+
+def release_backfill(db: Database, holder: str) -> None:
+    with db.write() as conn:
+        leases.release(conn, BACKFILL_LEASE, holder)

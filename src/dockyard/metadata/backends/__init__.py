@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 __all__ = ["Backend"]
 
@@ -25,6 +25,12 @@ class Backend(Protocol):
 
     def access_generation(self) -> int:
         """The access generation (queries/access.py), read without a pooled connection."""
+        ...
+
+    def lock_migrations(self, conn: Connection) -> None:
+        """Hold, until `conn`'s transaction ends, the lock that makes migrations run one at
+        a time (replicas started together all migrate): a second migrator waits, then finds
+        the schema at head and does nothing."""
         ...
 
     def close(self) -> None: ...

@@ -137,6 +137,13 @@ class PostgresBackend:
     def access_generation(self) -> int:
         return self._read()[1]
 
+    def lock_migrations(self, conn: Connection) -> None:
+        # A transaction-level advisory lock, taken first: Alembic then reads the version
+        # and runs every migration in this same transaction (DDL is transactional here).
+        conn.exec_driver_sql(
+            "SELECT pg_advisory_xact_lock(hashtextextended('dockyard:migrate', 0))"
+        )
+
     def close(self) -> None:
         self.reader.dispose()
         self.writer.dispose()

@@ -69,6 +69,11 @@ class SqliteBackend:
         row = self._watch.execute("SELECT generation FROM access_state WHERE id = 1").fetchone()
         return int(row[0]) if row else 0
 
+    def lock_migrations(self, conn: Connection) -> None:
+        # The writer's BEGIN IMMEDIATE (the first statement Alembic runs starts it) holds the
+        # database's write lock before the version is read: nothing more to take.
+        return
+
     def close(self) -> None:
         self.reader.dispose()
         self.writer.dispose()

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from dockyard.metadata.models import User, table_of
+from dockyard.metadata.queries._upsert import insert_ignore
 
 _user = table_of(User)
 
@@ -62,6 +63,23 @@ def add_user(conn: Connection, name: str, password_hash: str, is_admin: bool, no
     if key is None:  # pragma: no cover - an INSERT always has a key here
         raise RuntimeError("user insert returned no key")
     return int(key[0])
+
+
+def add_local_user_if_absent(
+    conn: Connection, name: str, password_hash: str, is_admin: bool, now: int
+) -> bool:
+    """Insert a local user unless one of that name exists; True when this call inserted it.
+    Two transactions inserting the same name at once meet on the unique (source, name):
+    PostgreSQL makes the second wait for the first's commit, then insert nothing."""
+    values = {
+        "source": "local",
+        "name": name,
+        "password_hash": password_hash,
+        "is_admin": is_admin,
+        "disabled": False,
+        "created_at": now,
+    }
+    return insert_ignore(conn, _user, values, ["source", "name"]) == 1
 
 
 @dataclass(frozen=True, slots=True)
