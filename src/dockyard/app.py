@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import anyio
 from fastapi import FastAPI
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -42,6 +43,7 @@ from dockyard.registry.pulls import FLUSH_SECONDS, PullRecorder
 from dockyard.registry.services import RegistryServices
 from dockyard.storage.base import BlobStore
 from dockyard.storage.filesystem import FilesystemBlobStore
+from dockyard.storage.s3 import S3BlobStore, S3Options
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -66,12 +68,37 @@ class _Faces:
     console: list[BaseRoute]
 
 
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
+
+
+def _blob_store(settings: Settings) -> BlobStore:
+    if settings.storage_driver == "filesystem":
+        return FilesystemBlobStore(settings.data_dir, direct_io=settings.direct_io)
+    if settings.s3_bucket is None:  # Settings refuses this; narrowed for the type checker
+        raise ValueError("storage_driver s3 needs s3_bucket")
+    return S3BlobStore(
+        S3Options(
+            bucket=settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key=_secret(settings.s3_access_key),
+            secret_key=_secret(settings.s3_secret_key),
+            prefix=settings.s3_prefix,
+            part_size=settings.s3_part_size,
+            redirect=settings.s3_redirect,
+            redirect_expiry_seconds=settings.s3_redirect_expiry_seconds,
+            max_connections=settings.s3_max_connections,
+        )
+    )
+
+
 def _build(settings: Settings) -> tuple[_Parts, _Faces]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.sqlalchemy_url)
     if not db.at_head():  # `dockyard serve` migrates before starting workers
         db.migrate()
-    store = FilesystemBlobStore(settings.data_dir, direct_io=settings.direct_io)
+    store = _blob_store(settings)
     limits = Limits(
         max_manifest_bytes=settings.max_manifest_bytes,
         max_page_size=settings.max_page_size,
