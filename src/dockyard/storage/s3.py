@@ -1,4 +1,5 @@
-"""S3 driver: blobs in one bucket of any S3-compatible service, shared by every replica.
+"""S3 driver: blobs in one bucket of any S3-compatible service, shared by every replica
+(`s3_bucket.py`: the S3 calls; `s3_upload.py`: an upload's keys, lease and writer).
 
 Keys, under the configured prefix:
 
@@ -37,11 +38,12 @@ Larger uploads become a multipart upload assembled server-side with UploadPartCo
 segments, the tail as the last part; parts are then >= 5 MiB except the last, as S3 requires.
 
 Exclusivity across replicas: `open_upload` creates the lock object with `If-None-Match: *`
-(a conditional write: exactly one creator wins). The lock is a lease renewed (conditionally,
-`If-Match` on its ETag) before each object the writer stores, so a writer that lost it stops
-at its next write; a lease older than `lock_seconds` — its holder crashed — is broken with a
-conditional delete of exactly that lease. The database's compare-and-set on the offset still
-decides which of two writers' flushes counts.
+(a conditional write: exactly one creator wins; SeaweedFS honours it, as AWS S3 does). The lock
+is a lease, renewed with `If-Match` on its ETag as the writer stores segments and tails, so a
+writer that stalled past its lease and lost it fails at its next store instead of
+overwriting the new holder's objects; a lease past its expiry (its holder crashed) is broken
+with a delete conditional on exactly that lease's ETag. The database's compare-and-set of the
+offset (`UploadService._record_offset`) still decides whose flush counts.
 
 Requests never list the bucket: lookups are by key. The only listings on a request path are of
 one upload's own `uploads/<id>/` prefix when its staging objects are deleted; `stored_blobs`,
@@ -50,12 +52,8 @@ one upload's own `uploads/<id>/` prefix when its staging objects are deleted; `s
 
 from __future__ import annotations
 
-import contextlib
 import io
-import json
-import secrets
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -65,21 +63,17 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dockyard.storage.base import BlobMissing, BlobStore, StorageError, UploadBusy, UploadWriter
+from dockyard.storage.s3_bucket import READ_CHUNK, Bucket, ObjectReader, failure
+from dockyard.storage.s3_upload import Lease, S3UploadWriter, UploadKeys
 
 if TYPE_CHECKING:
     import os
     from pathlib import Path
 
-    from mypy_boto3_s3 import S3Client
-
-__all__ = ["S3BlobStore", "S3Options"]
+__all__ = ["MIN_PART_BYTES", "S3BlobStore", "S3Options"]
 
 MIN_PART_BYTES = 5 * 1024 * 1024  # S3: every part but the last is at least 5 MiB
 MAX_PART_BYTES = 5 * 1024 * 1024 * 1024
-_READ_CHUNK = 1024 * 1024
-_DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
-_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
-_CONFLICT = {"412", "PreconditionFailed", "409", "ConditionalRequestConflict"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,24 +90,43 @@ class S3Options:
     redirect: bool = False
     redirect_expiry_seconds: int = 300
     max_connections: int = 40
-    lock_seconds: int = 600
+    lock_seconds: int = 600  # a writer's lease; renewed as it writes
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
 
 
-def _code(exc: ClientError) -> str:
-    error = exc.response.get("Error", {})
-    return str(error.get("Code", "")) or str(
-        exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+def _client(options: S3Options) -> Any:
+    config = Config(
+        # One connection per worker thread: the store is called from the thread pool.
+        max_pool_connections=options.max_connections,
+        connect_timeout=options.connect_timeout,
+        read_timeout=options.read_timeout,
+        retries={"max_attempts": 3, "mode": "standard"},
+        s3={"addressing_style": "path"},
+        signature_version="s3v4",
+        # A checksum of every request would cost another pass over each segment in
+        # Python; only where the service requires one.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    credentials: dict[str, Any] = {}
+    if options.access_key is not None:
+        credentials = {
+            "aws_access_key_id": options.access_key,
+            "aws_secret_access_key": options.secret_key,
+        }
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=options.endpoint_url,
+        region_name=options.region or "us-east-1",
+        config=config,
+        **credentials,
     )
 
 
-def _missing(exc: ClientError) -> bool:
-    return _code(exc) in _MISSING
-
-
-def _failure(action: str, exc: Exception) -> StorageError:
-    return StorageError(f"S3: cannot {action}: {exc}")
+def _digest_of(key: str, base: str) -> str:
+    algorithm, _, hexpart = key[len(base) :].partition("/")
+    return f"{algorithm}:{hexpart}"
 
 
 class S3BlobStore(BlobStore):
@@ -121,136 +134,33 @@ class S3BlobStore(BlobStore):
         if not MIN_PART_BYTES <= options.part_size <= MAX_PART_BYTES:
             raise ValueError(f"part size must be between {MIN_PART_BYTES} and {MAX_PART_BYTES}")
         self.options = options
-        self.bucket = options.bucket
-        self._prefix = options.prefix.strip("/") + "/" if options.prefix.strip("/") else ""
-        config = Config(
-            # One connection per worker thread: the store is called from the thread pool.
-            max_pool_connections=options.max_connections,
-            connect_timeout=options.connect_timeout,
-            read_timeout=options.read_timeout,
-            retries={"max_attempts": 3, "mode": "standard"},
-            s3={"addressing_style": "path"},
-            signature_version="s3v4",
-            # Checksums on every request would cost a pass over each segment in Python;
-            # ask only where the service requires them.
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        )
-        credentials: dict[str, Any] = {}
-        if options.access_key is not None:
-            credentials = {
-                "aws_access_key_id": options.access_key,
-                "aws_secret_access_key": options.secret_key,
-            }
-        self.client: S3Client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=options.endpoint_url,
-            region_name=options.region or "us-east-1",
-            config=config,
-            **credentials,
-        )
+        self.bucket = Bucket(_client(options), options.bucket, options.prefix)
         self._writers: set[str] = set()  # uploads a writer of this process holds
         self._writers_lock = threading.Lock()
 
     # -- keys ---------------------------------------------------------------------------
 
-    def key(self, relative: str) -> str:
-        return self._prefix + relative
-
     def _pointer(self, digest: str) -> str:
         algorithm, hexpart = digest.split(":", 1)
-        return self.key(f"blobs/{algorithm}/{hexpart}")
+        return self.bucket.key(f"blobs/{algorithm}/{hexpart}")
 
     def _hidden(self, digest: str) -> str:
         algorithm, hexpart = digest.split(":", 1)
-        return self.key(f"hidden/{algorithm}/{hexpart}")
+        return self.bucket.key(f"hidden/{algorithm}/{hexpart}")
 
-    def _data(self, upload_id: str) -> str:
-        return self.key(f"data/{upload_id}")
-
-    def _upload(self, upload_id: str, name: str) -> str:
-        _check_upload_id(upload_id)
-        return self.key(f"uploads/{upload_id}/{name}")
-
-    def segment_key(self, upload_id: str, n: int) -> str:
-        return self._upload(upload_id, f"seg/{n:06d}")
-
-    def tail_key(self, upload_id: str, offset: int) -> str:
-        return self._upload(upload_id, f"tail/{offset:020d}")
-
-    # -- small helpers ------------------------------------------------------------------
-
-    def _head(self, key: str) -> dict[str, Any] | None:
-        try:
-            return dict(self.client.head_object(Bucket=self.bucket, Key=key))
-        except ClientError as exc:
-            if _missing(exc):
-                return None
-            raise _failure(f"read {key}", exc) from exc
-        except BotoCoreError as exc:
-            raise _failure(f"read {key}", exc) from exc
+    def _keys(self, upload_id: str) -> UploadKeys:
+        return UploadKeys(self.bucket, upload_id)
 
     def _pointed(self, key: str) -> tuple[str, int] | None:
-        """(data key, size) of a pointer, None when it is absent."""
-        head = self._head(key)
+        """(data key, size) named by a pointer, None when it is absent."""
+        head = self.bucket.head(key)
         if head is None:
             return None
         meta = head.get("Metadata", {})
         try:
-            return self._data(meta["data"]), int(meta["size"])
-        except (KeyError, ValueError) as exc:
+            return self._keys(meta["data"]).data, int(meta["size"])
+        except (KeyError, ValueError, StorageError) as exc:
             raise StorageError(f"S3: {key} is not a blob pointer (metadata {meta})") from exc
-
-    def _delete(self, keys: list[str]) -> None:
-        for start in range(0, len(keys), _DELETE_BATCH):
-            batch = keys[start : start + _DELETE_BATCH]
-            try:
-                answer = self.client.delete_objects(
-                    Bucket=self.bucket,
-                    Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
-                )
-            except (ClientError, BotoCoreError) as exc:
-                raise _failure(f"delete {len(batch)} objects", exc) from exc
-            errors = [e for e in answer.get("Errors", []) if e.get("Code") not in _MISSING]
-            if errors:
-                raise StorageError(f"S3: cannot delete {errors[0].get('Key')}: {errors[0]}")
-
-    def _list(self, relative_prefix: str) -> Iterator[dict[str, Any]]:
-        """Objects under a prefix, in key order (S3 lists keys in UTF-8 binary order)."""
-        paginator = self.client.get_paginator("list_objects_v2")
-        try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key(relative_prefix)):
-                for item in page.get("Contents", []):
-                    yield dict(item)
-        except (ClientError, BotoCoreError) as exc:
-            raise _failure(f"list {relative_prefix}", exc) from exc
-
-    def _copy(self, source: str, target: str) -> None:
-        try:
-            self.client.copy_object(
-                Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source}
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise _failure(f"copy {source} to {target}", exc) from exc
-
-    def _put(self, key: str, body: bytes, **extra: Any) -> str:
-        try:
-            answer = self.client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
-        except (ClientError, BotoCoreError) as exc:
-            raise _failure(f"write {key}", exc) from exc
-        return str(answer.get("ETag", ""))
-
-    def _get(self, key: str, first: int = 0, last: int | None = None) -> Iterator[bytes]:
-        byte_range = f"bytes={first}-" if last is None else f"bytes={first}-{last}"
-        try:
-            body = self.client.get_object(Bucket=self.bucket, Key=key, Range=byte_range)["Body"]
-            try:
-                while chunk := body.read(_READ_CHUNK):
-                    yield chunk
-            finally:
-                body.close()
-        except (ClientError, BotoCoreError) as exc:
-            raise _failure(f"read {key}", exc) from exc
 
     # -- blobs --------------------------------------------------------------------------
 
@@ -264,13 +174,14 @@ class S3BlobStore(BlobStore):
         if pointed is None:
             raise BlobMissing(f"S3: blob {digest} is missing")
         try:
-            return self.client.generate_presigned_url(
+            url: str = self.bucket.client.generate_presigned_url(
                 "get_object",
-                Params={"Bucket": self.bucket, "Key": pointed[0]},
+                Params={"Bucket": self.bucket.name, "Key": pointed[0]},
                 ExpiresIn=self.options.redirect_expiry_seconds,
             )
         except (ClientError, BotoCoreError) as exc:
-            raise _failure(f"presign {digest}", exc) from exc
+            raise failure(f"presign {digest}", exc) from exc
+        return url
 
     def blob_size(self, digest: str) -> int | None:
         pointed = self._pointed(self._pointer(digest))
@@ -280,14 +191,14 @@ class S3BlobStore(BlobStore):
         pointed = self._pointed(self._pointer(digest))
         if pointed is None:
             raise BlobMissing(f"S3: blob {digest} is missing")
-        return io.BufferedReader(_ObjectReader(self, *pointed), buffer_size=_READ_CHUNK)
+        return io.BufferedReader(ObjectReader(self.bucket, *pointed), buffer_size=READ_CHUNK)
 
     def hide_blob(self, digest: str) -> bool:
         pointer = self._pointer(digest)
-        if self._head(pointer) is None:
+        if self.bucket.head(pointer) is None:
             return False
-        self._copy(pointer, self._hidden(digest))  # metadata (the data key) comes along
-        self._delete([pointer])
+        self.bucket.copy(pointer, self._hidden(digest))  # metadata (the data key) comes along
+        self.bucket.delete([pointer])
         return True
 
     def restore_blob(self, digest: str) -> None:
@@ -296,10 +207,10 @@ class S3BlobStore(BlobStore):
             return
         live = self._pointed(self._pointer(digest))
         if live is None:
-            self._copy(self._hidden(digest), self._pointer(digest))
+            self.bucket.copy(self._hidden(digest), self._pointer(digest))
         elif live[0] != hidden[0]:
-            self._delete([hidden[0]])  # placed again meanwhile, with bytes of its own
-        self._delete([self._hidden(digest)])
+            self.bucket.delete([hidden[0]])  # placed again meanwhile, with bytes of its own
+        self.bucket.delete([self._hidden(digest)])
 
     def drop_hidden(self, digests: list[str]) -> int:
         freed = 0
@@ -308,18 +219,18 @@ class S3BlobStore(BlobStore):
             if hidden is None:
                 continue
             # The bytes first: a crash between the two leaves a pointer the next run drops.
-            self._delete([hidden[0]])
-            self._delete([self._hidden(digest)])
+            self.bucket.delete([hidden[0]])
+            self.bucket.delete([self._hidden(digest)])
             freed += hidden[1]
         return freed
 
     def hidden_blobs(self) -> Iterator[str]:
-        for item in self._list("hidden/"):
-            yield _digest_of(item["Key"], self.key("hidden/"))
+        for item in self.bucket.listing("hidden/"):
+            yield _digest_of(item["Key"], self.bucket.key("hidden/"))
 
     def stored_blobs(self) -> Iterator[tuple[str, int]]:
-        for item in self._list("blobs/"):
-            digest = _digest_of(item["Key"], self.key("blobs/"))
+        for item in self.bucket.listing("blobs/"):
+            digest = _digest_of(item["Key"], self.bucket.key("blobs/"))
             size = self.blob_size(digest)  # verification reads every blob's bytes anyway
             if size is not None:
                 yield digest, size
@@ -327,354 +238,106 @@ class S3BlobStore(BlobStore):
     # -- uploads ------------------------------------------------------------------------
 
     def upload_files(self) -> Iterator[tuple[str, int, int]]:
-        base = self.key("uploads/")
+        base = self.bucket.key("uploads/")
         current: str | None = None
         size = modified = 0
-        for item in self._list("uploads/"):
-            upload_id = item["Key"][len(base) :].split("/", 1)[0]
+        for item in self.bucket.listing("uploads/"):
+            upload_id, _, name = item["Key"][len(base) :].partition("/")
             if upload_id != current:
                 if current is not None:
                     yield current, size, modified
                 current, size, modified = upload_id, 0, 0
-            if "/lock" not in item["Key"]:
+            if name != "lock":
                 size += int(item["Size"])
             modified = max(modified, int(item["LastModified"].timestamp()))
         if current is not None:
             yield current, size, modified
 
     def create_upload(self, upload_id: str) -> None:
-        self._put(
-            self._upload(upload_id, "info"),
-            b"",
-            Metadata={"part-size": str(self.options.part_size)},
-            IfNoneMatch="*",
-        )
+        meta = {"part-size": str(self.options.part_size)}
+        self.bucket.put(self._keys(upload_id).info, b"", Metadata=meta, IfNoneMatch="*")
 
-    def _part_size(self, upload_id: str) -> int:
-        head = self._head(self._upload(upload_id, "info"))
+    def _part_size(self, keys: UploadKeys) -> int:
+        """The part size the upload was started with (settings may differ by replica)."""
+        head = self.bucket.head(keys.info)
         if head is None:
-            raise StorageError(f"S3: upload {upload_id} is gone")
+            raise StorageError(f"S3: upload {keys.upload_id} is gone")
         return int(head.get("Metadata", {}).get("part-size", self.options.part_size))
 
     def open_upload(self, upload_id: str) -> UploadWriter:
-        part_size = self._part_size(upload_id)
+        keys = self._keys(upload_id)
+        part_size = self._part_size(keys)
         with self._writers_lock:
             if upload_id in self._writers:
                 raise UploadBusy(f"upload {upload_id} is being written by another request")
             self._writers.add(upload_id)
-        try:
-            lease = _Lease.take(self, upload_id)
-        except BaseException:
+
+        def released() -> None:
             with self._writers_lock:
                 self._writers.discard(upload_id)
-            raise
-        return _S3UploadWriter(self, upload_id, part_size, lease)
 
-    def _released(self, upload_id: str) -> None:
-        with self._writers_lock:
-            self._writers.discard(upload_id)
+        try:
+            lease = Lease.take(keys, self.options.lock_seconds)
+        except BaseException:
+            released()
+            raise
+        return S3UploadWriter(keys, part_size, lease, released)
 
     def read_upload(self, upload_id: str, size: int) -> Iterator[bytes]:
-        part_size = self._part_size(upload_id)
+        keys = self._keys(upload_id)
+        part_size = self._part_size(keys)
         for n in range(size // part_size):
-            yield from self._get(self.segment_key(upload_id, n), 0, part_size - 1)
+            yield from self.bucket.get(keys.segment(n), 0, part_size - 1)
         if size % part_size:
-            yield from self._get(self.tail_key(upload_id, size))
+            yield from self.bucket.get(keys.tail(size))
 
     def prepare_upload(self, upload_id: str, size: int) -> None:
-        part_size = self._part_size(upload_id)
-        target = self._data(upload_id)
-        full, rest = divmod(size, part_size)
-        sources = [self.segment_key(upload_id, n) for n in range(full)]
+        keys = self._keys(upload_id)
+        full, rest = divmod(size, self._part_size(keys))
+        sources = [keys.segment(n) for n in range(full)]
         if rest:
-            sources.append(self.tail_key(upload_id, size))
+            sources.append(keys.tail(size))
         if not sources:
-            self._put(target, b"")
+            self.bucket.put(keys.data, b"")
         elif len(sources) == 1:
-            self._copy(sources[0], target)
+            self.bucket.copy(sources[0], keys.data)  # up to one part: never a multipart upload
         else:
-            self._assemble(target, sources)
-        head = self._head(target)
+            self.bucket.assemble(keys.data, sources)
+        head = self.bucket.head(keys.data)
         if head is None or int(head["ContentLength"]) != size:
             found = None if head is None else head["ContentLength"]
             raise StorageError(f"S3: upload {upload_id} became {found} bytes, not {size}")
 
-    def _assemble(self, target: str, sources: list[str]) -> None:
-        """A multipart upload of `target` copied server-side from `sources`, in order."""
-        try:
-            mpu = self.client.create_multipart_upload(Bucket=self.bucket, Key=target)
-        except (ClientError, BotoCoreError) as exc:
-            raise _failure(f"start a multipart upload of {target}", exc) from exc
-        upload = mpu["UploadId"]
-        try:
-            parts = []
-            for number, source in enumerate(sources, start=1):
-                answer = self.client.upload_part_copy(
-                    Bucket=self.bucket, Key=target, UploadId=upload, PartNumber=number,
-                    CopySource={"Bucket": self.bucket, "Key": source},
-                )  # fmt: skip
-                parts.append({"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]})
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=target, UploadId=upload,
-                MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
-            )  # fmt: skip
-        except (ClientError, BotoCoreError) as exc:
-            # If the abort fails too, the bucket's lifecycle rule reclaims the parts.
-            with contextlib.suppress(ClientError, BotoCoreError):
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=target, UploadId=upload)
-            raise _failure(f"assemble {target}", exc) from exc
-
     def place_upload(self, upload_id: str, digest: str) -> None:
+        keys = self._keys(upload_id)
         pointer = self._pointer(digest)
-        if self._head(pointer) is not None:
+        if self.bucket.head(pointer) is not None:
             self.delete_upload(upload_id)
             return
-        data = self._head(self._data(upload_id))
+        data = self.bucket.head(keys.data)
         if data is None:
             raise StorageError(f"S3: upload {upload_id} was not prepared")
         # The upload gives up its data before the pointer takes it: a crash in between
         # leaks one data object, never a pointer whose bytes a later delete_upload removes.
-        self._delete([self._upload(upload_id, "info")])
-        self._put(pointer, b"", Metadata={"data": upload_id, "size": str(data["ContentLength"])})
-        self._delete_staging(upload_id)
+        self.bucket.delete([keys.info])
+        meta = {"data": upload_id, "size": str(data["ContentLength"])}
+        self.bucket.put(pointer, b"", Metadata=meta)
+        self._delete_staging(keys)
 
     def delete_upload(self, upload_id: str) -> int:
-        freed = 0
-        if self._head(self._upload(upload_id, "info")) is not None:
-            data = self._head(self._data(upload_id))
-            if data is not None:  # prepared, never placed: its bytes are the upload's
-                self._delete([self._data(upload_id)])
-        freed += self._delete_staging(upload_id)
-        return freed
+        keys = self._keys(upload_id)
+        # Prepared and never placed (the info is still there): the data is the upload's.
+        if self.bucket.head(keys.info) is not None and self.bucket.head(keys.data) is not None:
+            self.bucket.delete([keys.data])
+        return self._delete_staging(keys)
 
-    def _delete_staging(self, upload_id: str) -> int:
-        """Delete every object under the upload's prefix, `info` last; returns their bytes."""
-        info = self._upload(upload_id, "info")
-        items = list(self._list(f"uploads/{upload_id}/"))
-        keys = [item["Key"] for item in items if item["Key"] != info]
-        self._delete(keys)
-        self._delete([info])
+    def _delete_staging(self, keys: UploadKeys) -> int:
+        """Delete every object under the upload's prefix, `info` last (while it is there,
+        the upload exists); returns their bytes."""
+        items = list(self.bucket.listing(keys.prefix))
+        self.bucket.delete([item["Key"] for item in items if item["Key"] != keys.info])
+        self.bucket.delete([keys.info])
         return sum(int(item["Size"]) for item in items)
 
     def free_bytes(self) -> int | None:
         return None
-
-
-def _check_upload_id(upload_id: str) -> None:
-    if not (8 <= len(upload_id) <= 64) or not all(c.isalnum() or c in "-_" for c in upload_id):
-        raise StorageError(f"invalid upload id {upload_id!r}")
-
-
-def _digest_of(key: str, base: str) -> str:
-    algorithm, _, hexpart = key[len(base) :].partition("/")
-    return f"{algorithm}:{hexpart}"
-
-
-class _Lease:
-    """The writer's hold on `uploads/<id>/lock`: created only if absent, renewed only while
-    it is still ours (its ETag unchanged), deleted only if still ours."""
-
-    def __init__(self, store: S3BlobStore, upload_id: str, etag: str, taken: float) -> None:
-        self._store = store
-        self._key = store._upload(upload_id, "lock")
-        self._upload_id = upload_id
-        self.etag = etag
-        self.taken = taken
-
-    @staticmethod
-    def _body(store: S3BlobStore) -> bytes:
-        until = time.time() + store.options.lock_seconds
-        return json.dumps({"holder": secrets.token_hex(8), "until": until}).encode()
-
-    @classmethod
-    def take(cls, store: S3BlobStore, upload_id: str) -> _Lease:
-        key = store._upload(upload_id, "lock")
-        for _attempt in range(2):
-            try:
-                answer = store.client.put_object(
-                    Bucket=store.bucket, Key=key, Body=cls._body(store), IfNoneMatch="*"
-                )
-                return cls(store, upload_id, str(answer["ETag"]), time.monotonic())
-            except ClientError as exc:
-                if _code(exc) not in _CONFLICT:
-                    raise _failure(f"lock upload {upload_id}", exc) from exc
-            except BotoCoreError as exc:
-                raise _failure(f"lock upload {upload_id}", exc) from exc
-            if not cls._break_if_stale(store, key):
-                break
-        raise UploadBusy(f"upload {upload_id} is being written by another request")
-
-    @staticmethod
-    def _break_if_stale(store: S3BlobStore, key: str) -> bool:
-        """Delete the lease at `key` if its holder let it expire; True if it is gone."""
-        try:
-            answer = store.client.get_object(Bucket=store.bucket, Key=key)
-            until = float(json.loads(answer["Body"].read())["until"])
-            etag = str(answer["ETag"])
-        except ClientError as exc:
-            return _missing(exc)  # released meanwhile: try again
-        except (BotoCoreError, ValueError, KeyError):
-            return False
-        if until > time.time():
-            return False
-        try:
-            store.client.delete_object(Bucket=store.bucket, Key=key, IfMatch=etag)
-        except ClientError as exc:
-            return _missing(exc)
-        except BotoCoreError:
-            return False
-        return True
-
-    def renew(self) -> None:
-        """Extend the lease if a quarter of it has passed; StorageError if it was lost."""
-        if time.monotonic() - self.taken < self._store.options.lock_seconds / 4:
-            return
-        try:
-            answer = self._store.client.put_object(
-                Bucket=self._store.bucket, Key=self._key, Body=self._body(self._store),
-                IfMatch=self.etag,
-            )  # fmt: skip
-        except (ClientError, BotoCoreError) as exc:
-            raise _failure(f"keep the lock of upload {self._upload_id}", exc) from exc
-        self.etag, self.taken = str(answer["ETag"]), time.monotonic()
-
-    def release(self) -> None:
-        # Lost or gone if this fails: whoever holds it now, or its expiry, ends it.
-        with contextlib.suppress(ClientError, BotoCoreError):
-            self._store.client.delete_object(
-                Bucket=self._store.bucket, Key=self._key, IfMatch=self.etag
-            )
-
-
-class _S3UploadWriter(UploadWriter):
-    """Buffers up to one part in memory; full segments are stored as they fill, the rest
-    as the tail at `flush`."""
-
-    def __init__(self, store: S3BlobStore, upload_id: str, part_size: int, lease: _Lease) -> None:
-        self._store = store
-        self._upload_id = upload_id
-        self._part = part_size
-        self._lease = lease
-        self._buffer = bytearray()
-        self._start = 0  # offset of the first buffered byte: a multiple of the part size
-        self._recorded = 0  # the offset seek() was given
-        self._dirty = False
-        self._closed = False
-
-    def seek(self, offset: int) -> None:
-        self._recorded = offset
-        self._start = offset - offset % self._part
-        self._buffer = bytearray()
-        self._dirty = False
-        if offset % self._part == 0:
-            return
-        key = self._store.tail_key(self._upload_id, offset)
-        try:
-            answer = self._store.client.get_object(Bucket=self._store.bucket, Key=key)
-            self._buffer += answer["Body"].read()
-        except (ClientError, BotoCoreError) as exc:
-            raise _failure(f"read {key}", exc) from exc
-        if len(self._buffer) != offset - self._start:
-            raise StorageError(
-                f"S3: tail of upload {self._upload_id} at {offset} holds "
-                f"{len(self._buffer)} bytes, not {offset - self._start}"
-            )
-        previous = answer.get("Metadata", {}).get("previous")
-        if previous and previous.isdigit() and int(previous) != offset:
-            # `offset` is recorded (we are told to continue there): the tail the writer
-            # that reached it started from is superseded.
-            self._store._delete([self._store.tail_key(self._upload_id, int(previous))])
-
-    def write(self, data: bytes) -> None:
-        self._buffer += data
-        self._dirty = self._dirty or bool(data)
-        while len(self._buffer) >= self._part:
-            n = self._start // self._part
-            self._lease.renew()
-            self._store._put(
-                self._store.segment_key(self._upload_id, n), bytes(self._buffer[: self._part])
-            )
-            del self._buffer[: self._part]
-            self._start += self._part
-
-    def flush(self) -> int:
-        size = self._start + len(self._buffer)
-        if not self._dirty:
-            return size
-        if self._buffer:
-            self._lease.renew()
-            previous = {"previous": str(self._recorded)} if self._recorded % self._part else {}
-            self._store._put(
-                self._store.tail_key(self._upload_id, size), bytes(self._buffer),
-                Metadata=previous,
-            )  # fmt: skip
-        self._recorded = size
-        self._dirty = False
-        return size
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._lease.release()
-        finally:
-            self._store._released(self._upload_id)
-
-
-class _ObjectReader(io.RawIOBase):
-    """A seekable reader of one object: each read continues one ranged GET, and a seek
-    elsewhere starts another."""
-
-    def __init__(self, store: S3BlobStore, key: str, size: int) -> None:
-        self._store = store
-        self._key = key
-        self._size = size
-        self._pos = 0
-        self._body: Any = None
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        target = max(0, base + offset)
-        if target != self._pos:
-            self._drop_body()
-            self._pos = target
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        want = min(len(buffer), self._size - self._pos)
-        if want <= 0:
-            return 0
-        try:
-            if self._body is None:
-                answer = self._store.client.get_object(
-                    Bucket=self._store.bucket, Key=self._key, Range=f"bytes={self._pos}-"
-                )
-                self._body = answer["Body"]
-            data = self._body.read(want)
-        except (ClientError, BotoCoreError, OSError) as exc:
-            self._drop_body()
-            raise _failure(f"read {self._key}", exc) from exc
-        if not data:
-            raise StorageError(f"S3: {self._key} ended at {self._pos} of {self._size} bytes")
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-    def _drop_body(self) -> None:
-        if self._body is not None:
-            self._body.close()
-            self._body = None
-
-    def close(self) -> None:
-        self._drop_body()
-        super().close()
