@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import anyio
 from fastapi import FastAPI
-from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -41,12 +40,12 @@ from dockyard.registry import diff_ids, gc, retention
 from dockyard.registry.context import Limits, RegistryContext
 from dockyard.registry.pulls import FLUSH_SECONDS, PullRecorder
 from dockyard.registry.services import RegistryServices
-from dockyard.storage.base import BlobStore
-from dockyard.storage.filesystem import FilesystemBlobStore
-from dockyard.storage.s3 import S3BlobStore, S3Options
+from dockyard.storage.base import BlobStore, StorageError
+from dockyard.storage.configured import configured_store
 
 __all__ = ["create_app", "create_app_from_env"]
 
+_READY_PROBE = "sha256:" + "0" * 64  # a digest no blob has
 _GC_FIRST_DELAY_SECONDS = 60  # after start: let the server settle first
 _RETENTION_CHECK_SECONDS = 300  # how often workers look for policies due
 _log = logging.getLogger("dockyard")
@@ -68,37 +67,12 @@ class _Faces:
     console: list[BaseRoute]
 
 
-def _secret(value: SecretStr | None) -> str | None:
-    return None if value is None else value.get_secret_value()
-
-
-def _blob_store(settings: Settings) -> BlobStore:
-    if settings.storage_driver == "filesystem":
-        return FilesystemBlobStore(settings.data_dir, direct_io=settings.direct_io)
-    if settings.s3_bucket is None:  # Settings refuses this; narrowed for the type checker
-        raise ValueError("storage_driver s3 needs s3_bucket")
-    return S3BlobStore(
-        S3Options(
-            bucket=settings.s3_bucket,
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-            access_key=_secret(settings.s3_access_key),
-            secret_key=_secret(settings.s3_secret_key),
-            prefix=settings.s3_prefix,
-            part_size=settings.s3_part_size,
-            redirect=settings.s3_redirect,
-            redirect_expiry_seconds=settings.s3_redirect_expiry_seconds,
-            max_connections=settings.s3_max_connections,
-        )
-    )
-
-
 def _build(settings: Settings) -> tuple[_Parts, _Faces]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.sqlalchemy_url)
     if not db.at_head():  # `dockyard serve` migrates before starting workers
         db.migrate()
-    store = _blob_store(settings)
+    store = configured_store(settings)
     limits = Limits(
         max_manifest_bytes=settings.max_manifest_bytes,
         max_page_size=settings.max_page_size,
@@ -163,6 +137,10 @@ def create_app(settings: Settings) -> ASGIApp:
                 problems["database"] = str(exc)
             if not os.access(settings.data_dir, os.W_OK):
                 problems["storage"] = f"{settings.data_dir} is not writable"
+            try:  # one lookup: a stat on disk, a HEAD on S3 (reachable, credentials good)
+                parts.store.blob_size(_READY_PROBE)
+            except StorageError as exc:
+                problems["storage"] = str(exc)
             return problems
 
         problems = await anyio.to_thread.run_sync(check)

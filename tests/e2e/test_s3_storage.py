@@ -59,6 +59,7 @@ def test_push_and_pull_through_s3(
     url = f"/v2/{name}/blobs/{biggest.digest}"
     auth = (server.username, server.password)
     with httpx.Client(base_url=server.url, auth=auth, timeout=60) as http:
+        assert http.get("/readyz").json() == {"status": "ok"}
         head = http.head(url)
         assert head.status_code == 200  # HEAD is always ours
         assert head.headers["content-length"] == str(biggest.size)
@@ -89,5 +90,8 @@ def test_a_failing_store_answers_503_unavailable(
     auth = (server.username, server.password)
     with httpx.Client(base_url=server.url, auth=auth, timeout=60) as http:
         started = http.post(f"/v2/{repo('refused')}/blobs/uploads/")
+        ready = http.get("/readyz")
+    assert ready.status_code == 503
+    assert "S3" in ready.json()["problems"]["storage"]
     assert started.status_code == 503
     assert started.json()["errors"][0]["code"] == "UNAVAILABLE"
