@@ -333,11 +333,12 @@ class S3BlobStore(BlobStore):
 
     def _delete_staging(self, keys: UploadKeys) -> int:
         """Delete every object under the upload's prefix, `info` last (while it is there,
-        the upload exists); returns their bytes."""
+        the upload exists); returns the upload's bytes (the lease is not, as in
+        `upload_files`: a dry run's figures must equal the real run's)."""
         items = list(self.bucket.listing(keys.prefix))
         self.bucket.delete([item["Key"] for item in items if item["Key"] != keys.info])
         self.bucket.delete([keys.info])
-        return sum(int(item["Size"]) for item in items)
+        return sum(int(item["Size"]) for item in items if item["Key"] != keys.lock)
 
     def free_bytes(self) -> int | None:
         return None
