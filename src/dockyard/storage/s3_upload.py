@@ -2,7 +2,9 @@
 
 The writer buffers up to one part in memory: full segments are stored as they fill, the rest
 as the tail at `flush`, so everything acknowledged is in S3 and derivable from the recorded
-offset. The lease is the cross-replica lock `open_upload` promises.
+offset. A full segment is stored by a helper thread while the next one fills (one in flight:
+a request receives and hashes while S3 writes, holding at most two parts of memory); `flush`
+waits for it. The lease is the cross-replica lock `open_upload` promises.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -157,8 +160,23 @@ class S3UploadWriter(UploadWriter):
         self._recorded = 0  # the offset seek() was given, then the last flush's
         self._dirty = False
         self._closed = False
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[str] | None = None  # the segment being stored
+
+    def _store_segment(self, key: str, body: bytes) -> None:
+        self._wait()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="s3-segment")
+        self._pending = self._pool.submit(self._bucket.put, key, body)
+
+    def _wait(self) -> None:
+        """Until the segment in flight is stored; its StorageError, if it failed."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def seek(self, offset: int) -> None:
+        self._wait()
         self._recorded = offset
         self._start = offset - offset % self._part
         self._buffer = bytearray()
@@ -184,11 +202,12 @@ class S3UploadWriter(UploadWriter):
         while len(self._buffer) >= self._part:
             self._lease.renew()
             segment = self._keys.segment(self._start // self._part)
-            self._bucket.put(segment, bytes(self._buffer[: self._part]))
+            self._store_segment(segment, bytes(self._buffer[: self._part]))
             del self._buffer[: self._part]
             self._start += self._part
 
     def flush(self) -> int:
+        self._wait()
         size = self._start + len(self._buffer)
         if not self._dirty:
             return size
@@ -205,6 +224,11 @@ class S3UploadWriter(UploadWriter):
             return
         self._closed = True
         try:
+            # Nothing may be stored once the lease is given up.
+            with contextlib.suppress(StorageError):
+                self._wait()
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
             self._lease.release()
         finally:
             self._released()
