@@ -102,6 +102,27 @@ def test_large_blob_is_a_multipart_upload_of_part_sized_parts(
     assert not any(k.startswith("uploads/") for k in seaweedfs.keys(prefix))
 
 
+def test_superseded_tails_are_deleted_as_the_upload_goes_on(
+    seaweedfs: SeaweedFS, prefix: str
+) -> None:
+    store = S3BlobStore(seaweedfs.options(prefix))
+    store.create_upload("tailed-upload")
+    offset = 0
+    for size in (1_000_000, 2_000_000, 3_000_000, 1_000_000):
+        writer = store.open_upload("tailed-upload")
+        writer.seek(offset)  # continuing at `offset` proves it was recorded
+        writer.write(os.urandom(size))
+        offset = writer.flush()
+        writer.close()
+    tails = sorted(k for k in seaweedfs.keys(prefix) if "/tail/" in k)
+    # the recorded tail and the one the last writer started from (still needed until the
+    # new offset is recorded); the two before are gone
+    assert [int(k.rsplit("/", 1)[1]) for k in tails] == [6_000_000, offset]
+    assert [k for k in seaweedfs.keys(prefix) if "/seg/" in k] == [
+        "uploads/tailed-upload/seg/000000"
+    ]
+
+
 def test_upload_continued_by_another_replica(seaweedfs: SeaweedFS, prefix: str) -> None:
     """Nothing in one process's memory is needed: a second store instance (another replica,
     or this one restarted) re-reads, continues and commits what the first one flushed."""

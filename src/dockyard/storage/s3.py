@@ -56,7 +56,7 @@ import io
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import boto3
 from botocore.config import Config
@@ -69,6 +69,8 @@ from dockyard.storage.s3_upload import Lease, S3UploadWriter, UploadKeys
 if TYPE_CHECKING:
     import os
     from pathlib import Path
+
+    from mypy_boto3_s3 import S3Client
 
 __all__ = ["MIN_PART_BYTES", "S3BlobStore", "S3Options"]
 
@@ -95,7 +97,7 @@ class S3Options:
     read_timeout: float = 60.0
 
 
-def _client(options: S3Options) -> Any:
+def _client(options: S3Options) -> S3Client:
     config = Config(
         # One connection per worker thread: the store is called from the thread pool.
         max_pool_connections=options.max_connections,
@@ -109,18 +111,14 @@ def _client(options: S3Options) -> Any:
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
-    credentials: dict[str, Any] = {}
-    if options.access_key is not None:
-        credentials = {
-            "aws_access_key_id": options.access_key,
-            "aws_secret_access_key": options.secret_key,
-        }
+    # Keys left None: boto3 looks them up (AWS_* env, profile, instance or pod role).
     return boto3.session.Session().client(
         "s3",
         endpoint_url=options.endpoint_url,
         region_name=options.region or "us-east-1",
+        aws_access_key_id=options.access_key,
+        aws_secret_access_key=options.secret_key,
         config=config,
-        **credentials,
     )
 
 
