@@ -95,3 +95,22 @@ def test_a_failing_store_answers_503_unavailable(
     assert "S3" in ready.json()["problems"]["storage"]
     assert started.status_code == 503
     assert started.json()["errors"][0]["code"] == "UNAVAILABLE"
+
+
+def test_keys_from_the_aws_environment(
+    seaweedfs: SeaweedFS, dockyard_factory: StartServer, repo: Callable[[str], str]
+) -> None:
+    """No DOCKYARD_S3_*_KEY: boto3's chain finds AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY."""
+    env = seaweedfs.server_env(f"e2e-{secrets.token_hex(6)}")
+    del env["DOCKYARD_S3_ACCESS_KEY"], env["DOCKYARD_S3_SECRET_KEY"]
+    env["AWS_ACCESS_KEY_ID"] = seaweedfs.access_key
+    env["AWS_SECRET_ACCESS_KEY"] = seaweedfs.secret_key
+    server = dockyard_factory(extra_env=env)
+    data = secrets.token_bytes(1000)
+    name = repo("chain")
+    auth = (server.username, server.password)
+    with httpx.Client(base_url=server.url, auth=auth, timeout=60) as http:
+        pushed = http.post(f"/v2/{name}/blobs/uploads/", params={"digest": _sha256(data)},
+                           content=data)  # fmt: skip
+        assert pushed.status_code == 201, pushed.text
+        assert http.get(f"/v2/{name}/blobs/{_sha256(data)}").content == data
