@@ -66,6 +66,7 @@ def test_push_and_pull_through_s3(
         got = http.get(url, headers={"Range": "bytes=100-1099"})
         if redirect:
             assert got.status_code == 307
+            assert got.headers["cache-control"] == "no-store"  # the URL expires
             location = got.headers["location"]
             assert location.startswith(seaweedfs.endpoint_url)
             fetched = httpx.get(location, headers={"Range": "bytes=100-1099"})  # no credentials

@@ -360,8 +360,10 @@ class DistributionApi:
         }
         if blob.redirect is not None:
             # OCI dist-spec §Pulling blobs: a 307 to where the bytes are. HEAD never gets
-            # here: it is answered by us, from the database.
+            # here: it is answered by us, from the database. The URL expires, so the
+            # redirect must not be cached the way the bytes may be.
             headers["Location"] = blob.redirect
+            headers["Cache-Control"] = "no-store"
             return Response(status_code=307, headers=headers)
         if not _satisfiable(request.headers.get("range"), blob.size):
             return Response(
