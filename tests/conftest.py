@@ -27,6 +27,7 @@ from fixtures.containerd import Containerd
 from fixtures.images import Image, Layout, SampleImages
 from fixtures.manage import database_copy, manage_context, migrate_template
 from fixtures.replicas import Replicas
+from fixtures.seaweedfs import seaweedfs  # noqa: F401 - registers the fixture
 from fixtures.servers import DockyardServer, Registry, StartServer, registry_from_env
 from fixtures.slapd import slapd, unreachable_ldap_url  # noqa: F401 - registers the fixtures
 from fixtures.v2api import V2

@@ -50,11 +50,12 @@ from dockyard.registry import diff_ids, gc, retention
 from dockyard.registry.context import Limits, RegistryContext
 from dockyard.registry.pulls import FLUSH_SECONDS, PullRecorder
 from dockyard.registry.services import RegistryServices
-from dockyard.storage.base import BlobStore
-from dockyard.storage.filesystem import FilesystemBlobStore
+from dockyard.storage.base import BlobStore, StorageError
+from dockyard.storage.configured import configured_store
 
 __all__ = ["create_app", "create_app_from_env"]
 
+_READY_PROBE = "sha256:" + "0" * 64  # a digest no blob has
 _GC_FIRST_DELAY_SECONDS = 60  # after start: let the server settle first
 _RETENTION_CHECK_SECONDS = 300  # how often workers look for policies due
 _log = logging.getLogger("dockyard")
@@ -81,7 +82,7 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
     db = Database(settings.sqlalchemy_url)
     if not db.at_head():  # `dockyard serve` migrates before starting workers
         db.migrate()
-    store = FilesystemBlobStore(settings.data_dir, direct_io=settings.direct_io)
+    store = configured_store(settings)
     limits = Limits(
         max_manifest_bytes=settings.max_manifest_bytes,
         max_page_size=settings.max_page_size,
@@ -153,6 +154,10 @@ def create_app(settings: Settings) -> ASGIApp:
                 problems["database"] = str(exc)
             if not os.access(settings.data_dir, os.W_OK):
                 problems["storage"] = f"{settings.data_dir} is not writable"
+            try:  # one lookup: a stat on disk, a HEAD on S3 (reachable, credentials good)
+                parts.store.blob_size(_READY_PROBE)
+            except StorageError as exc:
+                problems["storage"] = str(exc)
             return problems
 
         problems = await anyio.to_thread.run_sync(check)

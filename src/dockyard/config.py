@@ -123,6 +123,48 @@ class Settings(BaseSettings):
         description="Write uploads with O_DIRECT where the filesystem allows it: durable "
         "uploads are faster on disks whose page-cache writeback is slow.",
     )
+    storage_driver: Literal["filesystem", "s3"] = Field(
+        "filesystem",
+        description="Where blob bytes live: `filesystem` (under the data directory) or `s3` "
+        "(a bucket of any S3-compatible service, shared by every replica; the `s3_*` settings).",
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3 endpoint, e.g. http://seaweedfs:8333; default: AWS's for the region."
+    )
+    s3_bucket: str | None = Field(None, description="Bucket holding the blobs (must exist).")
+    s3_region: str | None = Field(None, description="Region of the bucket; default us-east-1.")
+    s3_access_key: SecretStr | None = Field(
+        None,
+        description="Access key id; unset: boto3's credential chain (AWS_ACCESS_KEY_ID, "
+        "AWS_PROFILE, ~/.aws/credentials, an instance or pod role).",
+    )
+    s3_secret_key: SecretStr | None = Field(None, description="Secret key of the access key.")
+    s3_prefix: str = Field(
+        "", description="Key prefix inside the bucket, to share one bucket between registries."
+    )
+    s3_part_size: int = Field(
+        16 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        le=5 * 1024 * 1024 * 1024,
+        description="Upload segment and multipart part size in bytes (S3: at least 5 MiB). "
+        "Blobs up to this size are stored with one PUT; larger ones as a multipart upload. "
+        "Each upload being written holds up to this much in memory.",
+    )
+    s3_redirect: bool = Field(
+        False,
+        description="Answer blob GETs with a redirect to a short-lived presigned URL of the "
+        "bucket, so clients fetch the bytes from S3 directly (they must be able to reach the "
+        "endpoint); off: Dockyard streams the bytes.",
+    )
+    s3_redirect_expiry_seconds: int = Field(
+        300, ge=1, le=604_800, description="Lifetime of a presigned blob URL."
+    )
+    s3_max_connections: int = Field(
+        40,
+        ge=1,
+        description="Connections kept to S3 per worker: one per thread of the worker's thread "
+        "pool (40 by default), which is where storage calls run.",
+    )
     body_idle_timeout_seconds: float = Field(
         60, gt=0, description="A request body that sends nothing for this long is abandoned."
     )
@@ -240,6 +282,14 @@ class Settings(BaseSettings):
     def tls(self) -> bool:
         return self.tls_cert is not None
 
+    @model_validator(mode="after")
+    def _storage_complete(self) -> Settings:
+        if self.storage_driver == "s3" and not self.s3_bucket:
+            raise ValueError("storage_driver s3 needs s3_bucket")
+        if (self.s3_access_key is None) != (self.s3_secret_key is None):
+            raise ValueError("set both s3_access_key and s3_secret_key, or neither")
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -256,6 +306,10 @@ class Settings(BaseSettings):
         """These settings for `SETTINGS_ENV`: what workers need, secrets included except the
         initial admin password (env is readable only by our own user's processes)."""
         data = self.model_dump(mode="json", exclude={"admin_password"})
+        for name in ("s3_access_key", "s3_secret_key"):
+            secret: SecretStr | None = getattr(self, name)
+            if secret is not None:
+                data[name] = secret.get_secret_value()
         for dumped, directory in zip(data["directories"], self.directories, strict=True):
             if directory.bind_password is not None:
                 dumped["bind_password"] = directory.bind_password.get_secret_value()

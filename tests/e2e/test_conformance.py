@@ -28,6 +28,7 @@ import pytest
 from fixtures.admin import AdminApi
 from fixtures.clients import describe, tool_path
 from fixtures.conformance import ARTIFACTS, Spec, keep_artifacts, run_suite_2026, verdict
+from fixtures.seaweedfs import SeaweedFS
 from fixtures.servers import Registry, StartServer, registry_from_env
 from fixtures.slapd import Slapd
 
@@ -131,6 +132,25 @@ def test_distribution_spec_conformance_2026(
         fresh_registry, fresh_registry.username, fresh_registry.password, tmp_path, capsys,
         "conformance (2026-08-31)",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("redirect", [False, True], ids=["stream", "redirect"])
+def test_conformance_2026_with_blobs_in_s3(
+    redirect: bool,
+    dockyard_factory: StartServer,
+    seaweedfs: SeaweedFS,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same suite against a Dockyard storing its blobs in SeaweedFS: chunked and
+    monolithic uploads, ranges and deletes through the S3 driver, blob GETs streamed or
+    redirected to presigned URLs (the suite's Go client follows the 307)."""
+    env = seaweedfs.server_env(f"conformance-{secrets.token_hex(6)}",
+                               DOCKYARD_S3_REDIRECT=str(redirect).lower())  # fmt: skip
+    server = dockyard_factory(extra_env=env)
+    mode = "redirected" if redirect else "streamed"
+    run_suite_2026(server, server.username, server.password, tmp_path, capsys,
+                   f"conformance (2026-08-31, blobs in S3, {mode})")  # fmt: skip
 
 
 def test_conformance_2026_as_a_directory_user_with_a_namespace_grant(

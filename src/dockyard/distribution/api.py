@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import anyio
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from dockyard.auth.permissions import readable
@@ -60,6 +60,20 @@ def _satisfiable(header: str | None, size: int) -> bool:
     if int(first) >= size:
         return False
     return not last.isdigit() or int(last) >= int(first)
+
+
+def _single_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) byte of a single satisfiable `Range: bytes=…`, None for anything else
+    (no header, several ranges, a form we do not parse: the whole blob is sent)."""
+    if not header or not header.startswith("bytes=") or "," in header or size == 0:
+        return None
+    first, sep, last = header[6:].strip().partition("-")
+    if not sep or not (first.isdigit() or (not first and last.isdigit())):
+        return None
+    if not first:  # suffix range: the last N bytes
+        return max(size - int(last), 0), size - 1
+    end = min(int(last), size - 1) if last.isdigit() else size - 1
+    return (int(first), end) if int(first) <= end else None
 
 
 def _link(path: str, n: int, last: str) -> str:
@@ -178,9 +192,12 @@ class DistributionApi:
             return self._error(error, head)
         except ClientDisconnect:
             return Response(status_code=400)
-        except Exception:  # a bug or a storage failure: logged whole, answered plainly
+        except Exception as exc:  # a bug or a storage failure: logged whole, answered plainly
             where = {"method": request.method, "path": request.url.path}
             _log.exception("request failed", extra={"fields": where})
+            failure = e.backend_failure(exc)
+            if failure is not None:
+                return self._error(failure, head)
             body = b"" if head else error_body("UNKNOWN", "internal error; see the server log")
             return Response(body, 500, media_type="application/json")
 
@@ -333,26 +350,53 @@ class DistributionApi:
 
     async def _get_blob(self, request: Request, route: Route) -> Response:
         digest = parse_digest(route.reference)
-        blob = await self._services.blobs.stat(route.name, digest, touch=request.method == "HEAD")
+        head = request.method == "HEAD"
+        blob = await self._services.blobs.stat(route.name, digest, touch=head, redirect=not head)
         headers = {
             "Docker-Content-Digest": digest,
             "ETag": f'"{digest}"',
             "Accept-Ranges": "bytes",
             "Cache-Control": "max-age=31536000",
         }
-        if blob.local is None:
-            raise e.Unsupported("this storage driver cannot serve blobs directly", digest)
+        if blob.redirect is not None:
+            # OCI dist-spec §Pulling blobs: a 307 to where the bytes are. HEAD never gets
+            # here: it is answered by us, from the database. The URL expires, so the
+            # redirect must not be cached the way the bytes may be.
+            headers["Location"] = blob.redirect
+            headers["Cache-Control"] = "no-store"
+            return Response(status_code=307, headers=headers)
         if not _satisfiable(request.headers.get("range"), blob.size):
             return Response(
                 error_body("BLOB_UNKNOWN", "requested range not satisfiable"), 416,
                 headers={"Content-Range": f"bytes */{blob.size}"}, media_type="application/json",
             )  # fmt: skip
+        if blob.local is None:
+            return await self._stream_blob(request, blob.digest, blob.size, headers)
         path, stat = blob.local
         response = FileResponse(
             path, media_type="application/octet-stream", headers=headers, stat_result=stat
         )
         response.chunk_size = _RANGE_CHUNK_BYTES  # ranged reads go through Python; keep them large
         return response
+
+    async def _stream_blob(
+        self, request: Request, digest: str, size: int, headers: dict[str, str]
+    ) -> Response:
+        """The bytes read from the store through us, whole or one range (a multi-range or
+        unparsable Range gets the whole blob, as RFC 9110 §14.2 allows)."""
+        span = _single_range(request.headers.get("range"), size)
+        status, (start, end) = (200, (0, size - 1)) if span is None else (206, span)
+        length = end - start + 1 if size else 0
+        headers["Content-Length"] = str(length)
+        if status == 206:
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        if request.method == "HEAD":
+            return Response(status_code=status, headers=headers,
+                            media_type="application/octet-stream")  # fmt: skip
+        chunks = await self._services.blobs.open_range(digest, start, length)
+        return StreamingResponse(
+            chunks, status_code=status, headers=headers, media_type="application/octet-stream"
+        )
 
     async def _delete_blob(self, request: Request, route: Route) -> Response:
         await self._services.blobs.delete(route.name, parse_digest(route.reference))

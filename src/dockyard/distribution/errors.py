@@ -31,6 +31,8 @@ _TABLE: list[tuple[type[e.RegistryError], int, str]] = [
     (e.Unauthorized, 401, "UNAUTHORIZED"),
     (e.Denied, 403, "DENIED"),
     (e.TooManyRequests, 429, "TOOMANYREQUESTS"),
+    # Not in the OCI list; distribution's code for 503, which clients retry.
+    (e.StorageUnavailable, 503, "UNAVAILABLE"),
 ]
 
 

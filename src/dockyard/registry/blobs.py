@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,11 +14,12 @@ from dockyard.metadata.queries import blobs as blob_queries
 from dockyard.metadata.queries import gc_queue, repositories
 from dockyard.registry.context import Absent, LinkedBlob, RegistryContext, now
 from dockyard.registry.errors import BlobUnknown, Unsupported
-from dockyard.storage.base import StorageError
+from dockyard.storage.base import BlobMissing, StorageError
 
 __all__ = ["BlobService", "ServableBlob"]
 
 _log = logging.getLogger("dockyard.registry")
+_STREAM_CHUNK = 1024 * 1024  # one thread hop per MiB: large enough to keep up with S3
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,7 @@ class ServableBlob:
     digest: str
     size: int
     local: tuple[Path, os.stat_result] | None  # for sendfile, when storage is local
+    redirect: str | None = None  # a presigned URL to send the client to, when asked for
 
 
 class BlobService:
@@ -41,13 +44,18 @@ class BlobService:
         with self._ctx.db.write() as conn:
             return blob_queries.touch_link(conn, name, digest, now())
 
-    async def stat(self, name: str, digest: str, *, touch: bool = False) -> ServableBlob:
+    async def stat(
+        self, name: str, digest: str, *, touch: bool = False, redirect: bool = False
+    ) -> ServableBlob:
         """The blob if it is linked in `name` (pitfalls §27: never just "exists somewhere").
 
         `touch` (a HEAD: the client will push a manifest using it, minutes later, pitfalls
         §15): renew the link when it is older than half the in-flight window, so garbage
         collection keeps it for at least that half. The renewal commits before we answer;
         if GC removed the link first, the blob is unknown and the client uploads it again.
+
+        `redirect` (a GET): also ask a driver without local files for a presigned URL.
+        Neither local file nor URL: the caller streams the bytes with `open_range`.
         """
         link = await self._ctx.blobs.get_or_load((name, digest), lambda: self._link(name, digest))
         if isinstance(link, Absent):
@@ -57,15 +65,49 @@ class BlobService:
         if stale and not await anyio.to_thread.run_sync(self._touch, name, digest):
             raise BlobUnknown("blob unknown to registry", digest)
         size = link.size
+        store = self._ctx.store
+        url = None
         try:
-            local = await anyio.to_thread.run_sync(self._ctx.store.local_file, digest)
-        except StorageError as exc:
-            # The database says the bytes exist and they do not: loud in the log, and
-            # "unknown" to the client, whose next push of the blob puts the bytes back.
-            detail = {"digest": digest, "error": str(exc)}
-            _log.error("blob content missing", extra={"fields": detail})
-            raise BlobUnknown("blob content missing from storage", digest) from exc
-        return ServableBlob(digest, size, local)
+            local = await anyio.to_thread.run_sync(store.local_file, digest)
+            if local is None and redirect:
+                url = await anyio.to_thread.run_sync(store.redirect_url, digest)
+        except BlobMissing as exc:  # any other StorageError is an outage: 503, not 404
+            raise self._missing(digest, exc) from exc
+        return ServableBlob(digest, size, local, url)
+
+    @staticmethod
+    def _missing(digest: str, exc: Exception) -> BlobUnknown:
+        # The database says the bytes exist and they do not: loud in the log, and
+        # "unknown" to the client, whose next push of the blob puts the bytes back.
+        detail = {"digest": digest, "error": str(exc)}
+        _log.error("blob content missing", extra={"fields": detail})
+        return BlobUnknown("blob content missing from storage", digest)
+
+    async def open_range(self, digest: str, start: int, length: int) -> AsyncIterator[bytes]:
+        """Bytes [start, start + length) of a blob `stat` found, for streaming; the blob is
+        opened before this returns, so a missing blob is BlobUnknown, not a cut response."""
+        try:
+            handle = await anyio.to_thread.run_sync(self._ctx.store.open_blob, digest)
+        except BlobMissing as exc:
+            raise self._missing(digest, exc) from exc
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                await anyio.to_thread.run_sync(handle.seek, start)
+                remaining = length
+                while remaining > 0:
+                    chunk = await anyio.to_thread.run_sync(
+                        handle.read, min(_STREAM_CHUNK, remaining)
+                    )
+                    if not chunk:
+                        raise StorageError(f"blob {digest} ended {remaining} bytes early")
+                    remaining -= len(chunk)
+                    yield chunk
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(handle.close)
+
+        return chunks()
 
     def _delete(self, name: str, digest: str) -> None:
         with self._ctx.db.write() as conn:

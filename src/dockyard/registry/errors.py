@@ -18,12 +18,16 @@ RegistryError
 ├── Unauthorized           no or bad credentials
 ├── Denied                 signed in but not allowed
 │   └── QuotaExceeded      the push would take the namespace over its storage quota
-└── TooManyRequests        rate limited
+├── TooManyRequests        rate limited
+└── StorageUnavailable     the blob store failed (an outage or misconfiguration, not the
+                           client's doing); `backend_failure` makes one of a StorageError
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from dockyard.storage.base import StorageError
 
 
 class RegistryError(Exception):
@@ -113,3 +117,15 @@ class QuotaExceeded(Denied):
 
 class TooManyRequests(RegistryError):
     pass
+
+
+class StorageUnavailable(RegistryError):
+    """The blob store could not do what the request needs; retrying later may work."""
+
+
+def backend_failure(exc: BaseException) -> RegistryError | None:
+    """The domain error for a failure of the blob store that no service translated (a
+    StorageError reaching the face), None for anything else (a bug: the face says so)."""
+    if isinstance(exc, StorageError):
+        return StorageUnavailable("blob storage is unavailable; try again later")
+    return None

@@ -13,11 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["BlobStore", "StorageError", "UploadBusy", "UploadWriter"]
+__all__ = ["BlobMissing", "BlobStore", "StorageError", "UploadBusy", "UploadWriter"]
 
 
 class StorageError(Exception):
     """Any failure of the storage back end."""
+
+
+class BlobMissing(StorageError):
+    """A blob asked for by digest has no bytes in the store (as opposed to the store failing)."""
 
 
 class UploadBusy(StorageError):
@@ -49,7 +53,14 @@ class BlobStore(ABC):
     @abstractmethod
     def local_file(self, digest: str) -> tuple[Path, os.stat_result] | None:
         """Path and stat of a blob the server may send with sendfile, when the driver keeps
-        blobs on local disk (None otherwise); StorageError when the file is missing."""
+        blobs on local disk (None otherwise); BlobMissing when the file is missing."""
+
+    @abstractmethod
+    def redirect_url(self, digest: str) -> str | None:
+        """A short-lived URL a client may GET the blob's bytes from instead of us, when the
+        driver serves blobs that way (None otherwise: the server sends or streams them);
+        BlobMissing when the blob has no bytes. Clients need not be signed in there: the
+        URL itself is the credential, so it must expire quickly."""
 
     @abstractmethod
     def blob_size(self, digest: str) -> int | None:
@@ -57,7 +68,8 @@ class BlobStore(ABC):
 
     @abstractmethod
     def open_blob(self, digest: str) -> BinaryIO:
-        """A binary reader of a stored blob."""
+        """A binary reader of a stored blob, seekable (range requests); BlobMissing when
+        the blob has no bytes."""
 
     # Removing blobs (GC, layer purge). The database decides what is unused; the bytes go in
     # two steps so that no crash can leave a blob row without its bytes (pitfalls §14): the

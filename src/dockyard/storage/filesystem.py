@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from dockyard.storage.base import BlobStore, StorageError, UploadBusy, UploadWriter
+from dockyard.storage.base import BlobMissing, BlobStore, StorageError, UploadBusy, UploadWriter
 
 __all__ = ["FilesystemBlobStore"]
 
@@ -66,8 +66,13 @@ class FilesystemBlobStore(BlobStore):
         path = self._blob_path(digest)
         try:
             return path, path.stat()
+        except FileNotFoundError as exc:
+            raise BlobMissing(f"blob {digest} is missing from {self._blobs}") from exc
         except OSError as exc:
             raise StorageError(f"blob {digest} is missing from {self._blobs}: {exc}") from exc
+
+    def redirect_url(self, digest: str) -> str | None:
+        return None  # local_file: the server sends the file itself
 
     def blob_size(self, digest: str) -> int | None:
         try:
@@ -78,6 +83,8 @@ class FilesystemBlobStore(BlobStore):
     def open_blob(self, digest: str) -> BinaryIO:
         try:
             return self._blob_path(digest).open("rb")
+        except FileNotFoundError as exc:
+            raise BlobMissing(f"blob {digest} is missing from {self._blobs}") from exc
         except OSError as exc:
             raise StorageError(f"cannot open blob {digest}: {exc}") from exc
 

@@ -15,7 +15,7 @@ from dockyard.auth.snapshot import AccessCache, AccessSnapshot
 from dockyard.config import GcSettings, Settings
 from dockyard.metadata.db import Database
 from dockyard.storage.base import BlobStore
-from dockyard.storage.filesystem import FilesystemBlobStore
+from dockyard.storage.configured import configured_store
 
 __all__ = ["ManageContext"]
 
@@ -51,11 +51,7 @@ class ManageContext:
         return cls(
             db=db,
             access=access if access is not None else AccessCache(db),
-            store=(
-                store
-                if store is not None
-                else FilesystemBlobStore(settings.data_dir, direct_io=settings.direct_io)
-            ),
+            store=(store if store is not None else configured_store(settings)),
             directories=(
                 directories
                 if directories is not None
