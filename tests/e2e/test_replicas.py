@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from fixtures.clients import ClientEnv
 from fixtures.conformance import run_suite_2026
 from fixtures.images import Image, Layout, SampleImages
 from fixtures.replicas import RECIPE, Replicas, nginx_config
+from fixtures.seaweedfs import SeaweedFS
 from fixtures.servers import DockyardServer, Registry, registry_from_env
 from fixtures.sql import run_sql
 from fixtures.v2api import OCI_MANIFEST, V2, sha256
@@ -32,18 +34,32 @@ NO_TLS = "--tls-verify=false"
 MANIFEST_ACCEPT = {"Accept": OCI_MANIFEST}
 
 
-def _start(base: Path) -> Replicas:
+def _start(base: Path, store_env: dict[str, str]) -> Replicas:
     if registry_from_env() is not None:
         pytest.fail("these tests start their own replicas; unset DOCKYARD_TEST_REGISTRY")
     # A database never migrated (a new SQLite file, or a new PostgreSQL database): the
     # replicas race for the migrations and the first admin, as those of a new deployment do.
-    return Replicas.start(base, migrated=False)
+    return Replicas.start(base, migrated=False, store_env=store_env)
+
+
+StoreFor = Callable[[], dict[str, str]]
+
+
+@pytest.fixture(scope="module", params=["shared-folder", "s3"])
+def store_for(request: pytest.FixtureRequest) -> StoreFor:
+    """The blob store every replica of a set shares: one data folder all of them mount (a
+    shared volume), or one S3 bucket (SeaweedFS), where a replica keeps nothing of its own
+    on disk. Each call gives a new set its own prefix."""
+    if request.param == "shared-folder":
+        return dict
+    store: SeaweedFS = request.getfixturevalue("seaweedfs")
+    return lambda: store.server_env(f"replicas-{secrets.token_hex(4)}/")
 
 
 @pytest.fixture(scope="module")
-def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
+def replicas(store_for: StoreFor, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
     """Two replicas and nginx, shared by this module's tests (each uses its own names)."""
-    started = _start(tmp_path_factory.mktemp("replicas"))
+    started = _start(tmp_path_factory.mktemp("replicas"), store_for())
     try:
         yield started
     finally:
@@ -159,11 +175,11 @@ def test_chunked_upload_alternating_between_replicas(
 
 
 def test_sigkill_one_replica_mid_upload_the_other_finishes_it(
-    tmp_path_factory: pytest.TempPathFactory, repo: Callable[[str], str]
+    tmp_path_factory: pytest.TempPathFactory, repo: Callable[[str], str], store_for: StoreFor
 ) -> None:
     """A replica killed while a PATCH streams into it: the client asks where the upload
     stands through nginx (the other replica answers), sends the rest and commits."""
-    own = _start(tmp_path_factory.mktemp("killed"))
+    own = _start(tmp_path_factory.mktemp("killed"), store_for())
     try:
         a = own.servers[0]
         auth = (own.registry.username, own.password)

@@ -25,7 +25,7 @@ from rich.progress import (
 from dockyard.cli.client import CliError
 from dockyard.config import Settings, load_settings
 from dockyard.storage.base import BlobStore
-from dockyard.storage.filesystem import FilesystemBlobStore
+from dockyard.storage.configured import configured_store
 
 __all__ = ["ConfigOption", "DataDirOption", "StepDisplay", "load_local", "open_store", "steps"]
 
@@ -53,12 +53,12 @@ def load_local(config: Path | None, data_dir: Path | None) -> Settings:
 
 def open_store(settings: Settings) -> BlobStore:
     """The blob store the settings name (the server builds the same one)."""
-    if not settings.data_dir.is_dir():
+    if settings.storage_driver == "filesystem" and not settings.data_dir.is_dir():
         raise CliError(
             f"no data directory at {settings.data_dir.resolve()}: pass --data-dir (or set "
             "DOCKYARD_DATA_DIR)"
         )
-    return FilesystemBlobStore(settings.data_dir, direct_io=settings.direct_io)
+    return configured_store(settings)
 
 
 class StepDisplay:
