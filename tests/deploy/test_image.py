@@ -140,7 +140,9 @@ def test_probes_answer_and_the_image_healthcheck_passes(
     for path in ("/healthz", "/readyz"):
         resp = httpx.get(f"{container.registry.url}{path}", timeout=10)
         assert resp.status_code == 200, (path, resp.text)
-        assert resp.json() == {"status": "ok"}
+        assert resp.json()["status"] == "ok"
+    # readiness also says whether maintenance mode is on
+    assert httpx.get(f"{container.registry.url}/readyz", timeout=10).json()["read_only"] is False
     healthcheck = json.loads(
         engine.podman("inspect", "--format={{json .Config.Healthcheck}}", container.name)
     )
