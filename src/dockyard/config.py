@@ -264,6 +264,13 @@ class Settings(BaseSettings):
         "serves alongside the old one this long before the old one stops accepting and "
         "finishes its requests: keep it above the time a worker takes to start under load.",
     )
+    stop_timeout_seconds: int = Field(
+        25,
+        ge=1,
+        description="On a stop or a graceful reload, a worker still finishing requests this "
+        "long after it was asked to stop is killed (its clients retry): keep it below the "
+        "grace period of whatever stops the server (Kubernetes: 30 s).",
+    )
     read_only: bool = Field(
         False,
         description="Start in read-only maintenance mode: pulls work, pushes and deletes are "

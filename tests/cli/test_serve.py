@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from fixtures.servers import StartServer, free_port
+from fixtures.servers import DockyardServer, StartServer, free_port
 
 
 def test_help_lists_serve() -> None:
@@ -39,6 +39,29 @@ def test_health_metrics_and_sigterm(dockyard_factory: StartServer) -> None:
     assert process.wait(timeout=15) == 0
     log = server.log_tail(200)
     assert server.password not in log  # the chosen password is never logged
+
+
+def test_sigterm_while_the_worker_starts_stops_the_server(tmp_path: Path) -> None:
+    """A stop that comes while the worker is still importing and building the app (a pod
+    deleted right after it was scheduled) ends the server: once it was lost and the
+    server served on after "Shutting down", until something killed it."""
+    server = DockyardServer.create(tmp_path)
+    server.launch()
+    assert server.process is not None
+    assert server.log_path is not None
+    process = server.process
+    deadline = time.monotonic() + 60
+    while "Spawning worker" not in server.log_path.read_text():
+        assert process.poll() is None, server.log_tail()
+        assert time.monotonic() < deadline, server.log_tail()
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        raise AssertionError(f"still running 15 s after SIGTERM:\n{server.log_tail()}") from None
+    assert "Started worker" not in server.log_path.read_text()  # it was stopped while starting
 
 
 def test_settings_from_file_and_env(tmp_path: Path) -> None:

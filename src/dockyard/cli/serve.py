@@ -120,7 +120,7 @@ def _run(settings: Settings, reloader: CertificateReloader | None, runtime: Path
         tls_options = {"ssl_cert": reloader.current.cert, "ssl_key": reloader.current.key,
                        "ssl_protocol_min": SSLProtocols.tls12}  # fmt: skip
     server = Granian(
-        "dockyard.app:create_app_from_env",
+        "dockyard.worker:create_app",
         address=settings.host,
         port=settings.port,
         interface=Interfaces.ASGI,
@@ -135,6 +135,7 @@ def _run(settings: Settings, reloader: CertificateReloader | None, runtime: Path
         # delay, not a readiness check (measured: 3.5 s, its default, was too short on two
         # busy cores and left the port without a listener for a moment).
         respawn_interval=settings.reload_overlap_seconds,
+        workers_kill_timeout=settings.stop_timeout_seconds,
         **tls_options,
     )
     generation_file = runtime / GENERATION_FILE
