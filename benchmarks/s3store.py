@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import json
 import os
 import secrets
 import signal
@@ -29,65 +28,21 @@ import boto3
 import httpx
 from botocore.config import Config
 
+from benchmarks import seaweedfs
 from benchmarks.procs import free_port
 from dockyard.storage.s3 import S3BlobStore, S3Options
 
 ROOT = Path(__file__).resolve().parents[1]
-WEED = ROOT / ".cache" / "bin" / "weed"
+WEED = seaweedfs.WEED
 _WRITE = 4 * 1024 * 1024  # what the upload service hands the writer at a time
 _READ = 1024 * 1024
 
 
-def _pair() -> int:
-    """A free port whose gRPC companion (port + 10000) is free too."""
-    while True:
-        port = free_port()
-        if port + 10_000 < 65_536:
-            with (
-                contextlib.suppress(OSError),
-                __import__("socket").create_server(("127.0.0.1", port + 10_000)),
-            ):
-                return port
-
-
 @contextlib.contextmanager
 def _seaweedfs(directory: Path) -> Iterator[S3Options]:
-    keys = {"accessKey": "bench", "secretKey": secrets.token_urlsafe(18)}
-    config = directory / "s3.json"
-    identity = {"name": "bench", "credentials": [keys], "actions": ["Admin", "Read", "Write"]}
-    config.write_text(json.dumps({"identities": [identity]}))
-    (directory / "data").mkdir()
-    master, volume, filer, s3 = _pair(), _pair(), _pair(), _pair()
-    log = (directory / "weed.log").open("wb")
-    process = subprocess.Popen(
-        [str(WEED), "server", f"-dir={directory / 'data'}", "-ip=127.0.0.1",
-         "-ip.bind=127.0.0.1", f"-master.port={master}", f"-volume.port={volume}",
-         f"-filer.port={filer}", "-master.volumeSizeLimitMB=1024", "-s3", f"-s3.port={s3}",
-         f"-s3.config={config}"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    options = S3Options(bucket="bench", endpoint_url=f"http://127.0.0.1:{s3}",
-                        access_key=keys["accessKey"], secret_key=keys["secretKey"])  # fmt: skip
-    try:
-        client = S3BlobStore(options).bucket.client
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                client.create_bucket(Bucket="bench")
-                break
-            except Exception:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.5)
-        # The first writes make SeaweedFS allocate volumes (a fifth of the warm rate): warm up.
-        warm = os.urandom(16 * 1024 * 1024)
-        for n in range(8):
-            client.put_object(Bucket="bench", Key=f"warm/{n}", Body=warm)
-        yield options
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
-        log.close()
+    with seaweedfs.running(directory / "seaweedfs") as store:
+        yield S3Options(bucket=store.bucket, endpoint_url=store.endpoint_url,
+                        access_key=store.access_key, secret_key=store.secret_key)  # fmt: skip
 
 
 def _rate(size: int, seconds: float) -> str:
