@@ -11,7 +11,7 @@ from benchmarks.options import Options
 from benchmarks.registries import Registry
 from benchmarks.results import Cell, Results, fmt_ms, fmt_rate
 
-__all__ = ["describe", "rows", "run"]
+__all__ = ["REPO", "TAG", "check", "describe", "measure", "rows", "run", "seed"]
 
 GROUP = "manifest"
 REPO = "load/app"
@@ -43,7 +43,8 @@ def describe(results: Results, opts: Options) -> None:
     )
 
 
-def _seed(registry: Registry) -> None:
+def seed(registry: Registry) -> None:
+    """Push the image the rows GET: one 4 KiB layer and a config, tagged."""
     layer = os.urandom(4096)
     layer_digest = sha256_digest(layer)
     image = make_image([(layer_digest, len(layer))])
@@ -55,7 +56,8 @@ def _seed(registry: Registry) -> None:
         client.close()
 
 
-def _check(registry: Registry, authorization: str) -> None:
+def check(registry: Registry, authorization: str) -> None:
+    """Fail unless HEAD and GET of the manifest answer 200 with this authorization."""
     client = registry.client(authorization)
     try:
         for method in ("HEAD", "GET"):
@@ -66,7 +68,8 @@ def _check(registry: Registry, authorization: str) -> None:
         client.close()
 
 
-def _measure(registry: Registry, method: str, authorization: str, opts: Options) -> Cell:
+def measure(registry: Registry, method: str, authorization: str, opts: Options) -> Cell:
+    """req/s (p99) of `method` on the manifest by tag: 1 s of warm-up, then the timed run."""
     path = f"/v2/{REPO}/manifests/{TAG}"
 
     def once(seconds: int) -> loadgen.LoadResult:
@@ -99,18 +102,18 @@ def _measure(registry: Registry, method: str, authorization: str, opts: Options)
 
 
 def run(registry: Registry, opts: Options, results: Results) -> None:
-    _seed(registry)
+    seed(registry)
     admin = registry.admin_authorization
-    _check(registry, admin)
+    check(registry, admin)
     for method, auth, row in _ROWS:
         if auth == "basic":
-            results.set(GROUP, row, registry.key, _measure(registry, method, admin, opts))
+            results.set(GROUP, row, registry.key, measure(registry, method, admin, opts))
     with registry.reader_bearer(REPO) as bearer:
-        _check(registry, bearer.authorization)
+        check(registry, bearer.authorization)
         results.groups[GROUP].notes.append(f"{registry.title} Bearer rows as: {bearer.who}.")
         for method, auth, row in _ROWS:
             if auth == "bearer":
-                cell = _measure(registry, method, bearer.authorization, opts)
+                cell = measure(registry, method, bearer.authorization, opts)
                 if bearer.who.startswith("admin"):
                     cell.text += " (admin's token)"
                 results.set(GROUP, row, registry.key, cell)

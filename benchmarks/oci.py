@@ -22,6 +22,7 @@ __all__ = [
     "Client",
     "Image",
     "RegistryError",
+    "download_url",
     "make_image",
     "path_of",
     "sha256_digest",
@@ -32,6 +33,7 @@ MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar"
 _CHUNK = 1 << 20
+_REDIRECTS = (301, 302, 303, 307, 308)
 _RETRYABLE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
@@ -207,6 +209,28 @@ class Client:
             self.close()
         return resp.status, total
 
+    def blob_get(self, path: str, buf: memoryview) -> tuple[int, int, str | None]:
+        """GET a blob as a registry client does: a redirect (a presigned URL of the bucket) is
+        followed on a new connection, without this client's Authorization. Returns the final
+        status, the body bytes read into `buf` over and over, and the Location followed."""
+        resp = self._exchange("GET", path)
+        if resp.status not in _REDIRECTS:
+            total = 0
+            if resp.status == 200:
+                while n := resp.readinto(buf):
+                    total += n
+            else:
+                resp.read()
+            if resp.will_close:
+                self.close()
+            return resp.status, total, None
+        location = resp.headers["Location"]
+        resp.read()
+        if resp.will_close:
+            self.close()
+        status, total = download_url(location, buf)
+        return status, total, location
+
     def _expect(self, resp: Response, status: int, what: str) -> Response:
         if resp.status != status:
             raise RegistryError(
@@ -306,6 +330,24 @@ class Client:
         """Config blob and manifest; the layers must already be in `repo`."""
         self.push_blob(repo, image.config, image.config_digest)
         self.put_manifest(repo, tag, image.manifest)
+
+
+def download_url(url: str, buf: memoryview) -> tuple[int, int]:
+    """GET an absolute http:// URL on a connection of its own; returns (status, body bytes)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or parts.hostname is None:
+        raise RegistryError(f"only plain http:// URLs are fetched here: {url[:80]}")
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, blocksize=_CHUNK)
+    try:
+        conn.putrequest("GET", path_of(url), skip_accept_encoding=True)
+        conn.endheaders()
+        resp = conn.getresponse()
+        total = 0
+        while n := resp.readinto(buf):
+            total += n
+        return resp.status, total
+    finally:
+        conn.close()
 
 
 def read_blob_file(path: Path) -> BinaryIO:

@@ -73,7 +73,7 @@ def _memory_of(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def _cpu_ticks() -> dict[int, tuple[str, int]]:
+def _cpu_ticks(reaped: bool = False) -> dict[int, tuple[str, int]]:
     ticks: dict[int, tuple[str, int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -84,14 +84,20 @@ def _cpu_ticks() -> dict[int, tuple[str, int]]:
             continue
         name = stat[stat.find("(") + 1 : stat.rfind(")")]
         fields = stat.rsplit(")", 1)[1].split()
-        # utime and stime are fields 14 and 15 of /proc/PID/stat.
-        ticks[int(entry.name)] = (name, int(fields[11]) + int(fields[12]))
+        # utime and stime are fields 14 and 15 of /proc/PID/stat; cutime and cstime (16, 17)
+        # what its children used that it has waited for.
+        used = int(fields[11]) + int(fields[12])
+        if reaped:
+            used += int(fields[13]) + int(fields[14])
+        ticks[int(entry.name)] = (name, used)
     return ticks
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """User + system CPU seconds used so far by a process and its live descendants."""
-    ticks = _cpu_ticks()
+def tree_cpu_seconds(root: int, *, reaped: bool = False) -> float:
+    """User + system CPU seconds used so far by a process and its live descendants; with
+    `reaped`, also by descendants that exited and were waited for (a PostgreSQL backend
+    whose connection closed, say), each counted once, in the process that reaped it."""
+    ticks = _cpu_ticks(reaped)
     return sum(ticks[pid][1] for pid in _descendants(root) if pid in ticks) / os.sysconf(
         "SC_CLK_TCK"
     )

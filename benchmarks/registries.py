@@ -24,7 +24,7 @@ from benchmarks.oci import Client
 from benchmarks.procs import ServerProcess, free_port
 from benchmarks.tokens import TokenIssuer
 
-__all__ = ["REGISTRIES", "Bearer", "Credentials", "Dockyard", "Registry"]
+__all__ = ["REGISTRIES", "Bearer", "Credentials", "Dockyard", "Registry", "run_text"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_BIN = REPO_ROOT / ".cache" / "bin"
@@ -53,7 +53,7 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def _run_text(argv: list[str]) -> str:
+def run_text(argv: list[str]) -> str:
     """First line of a command's output, with the binary's directory left out."""
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
@@ -180,7 +180,11 @@ class _Distribution(Registry):
 
     def _read_version(self) -> str:
         binary = self._binary()
-        return _run_text([str(binary), "--version"]) if binary else "not installed"
+        return run_text([str(binary), "--version"]) if binary else "not installed"
+
+    def _storage(self) -> dict[str, object]:
+        """The storage driver's section of the config."""
+        return {"filesystem": {"rootdirectory": str(self.data_dir)}}
 
     def _config(self) -> Path:
         if self.auth_mode == "htpasswd":
@@ -204,7 +208,7 @@ class _Distribution(Registry):
             "version": 0.1,
             "log": {"level": "error", "accesslog": {"disabled": True}},
             "storage": {
-                "filesystem": {"rootdirectory": str(self.data_dir)},
+                **self._storage(),
                 "delete": {"enabled": True},
                 "cache": {"blobdescriptor": "inmemory"},
                 "maintenance": {"uploadpurging": {"enabled": False}},
@@ -320,7 +324,7 @@ class Zot(Registry):
 
     def _read_version(self) -> str:
         binary = self._binary()
-        return _run_text([str(binary), "--version"]) if binary else "not installed"
+        return run_text([str(binary), "--version"]) if binary else "not installed"
 
     def _command(self) -> tuple[list[str], dict[str, str]]:
         htpasswd = _htpasswd(self.workdir, self.creds)
@@ -367,8 +371,8 @@ class Dockyard(Registry):
             "import importlib.metadata as m\n"
             "print('dockyard', m.version('dockyard'), '/ granian', m.version('granian'))"
         )
-        text = _run_text([str(python), "-c", script])
-        commit = _run_text(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"])
+        text = run_text([str(python), "-c", script])
+        commit = run_text(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"])
         if commit and all(c in "0123456789abcdef" for c in commit):
             text += f" (commit {commit})"
         return text

@@ -24,10 +24,12 @@ def parallel(
     repositories: Callable[[Sequence[int]], list[str]],
     workers: int,
     deadline: float,
+    batch_size: int = _BATCH,
 ) -> None:
     """Run `work(client, item)` for every item on `workers` threads; stop at `deadline`.
 
-    Items go in batches; each batch's client is authorised for `repositories(batch)`.
+    Items go in batches of `batch_size`; each batch's client is authorised for
+    `repositories(batch)`. Fewer batches than workers leave workers idle.
     """
     local = threading.local()
     clients: list[Client] = []
@@ -48,7 +50,7 @@ def parallel(
                 raise TimeoutError("seeding ran past its time limit")
             work(client, item)
 
-    batches = [items[i : i + _BATCH] for i in range(0, len(items), _BATCH)]
+    batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="seed") as pool:
             futures = [pool.submit(run_batch, b) for b in batches]
