@@ -55,6 +55,7 @@ def reg(dockyard_factory: StartServer, seaweedfs: SeaweedFS) -> Iterator[S3Regis
     server = dockyard_factory(extra_env={**env, "DOCKYARD_GC_IN_FLIGHT_SECONDS": "0"})
     settings = Settings(
         data_dir=server.data_dir,
+        database_url=server.database_url,
         storage_driver="s3",
         s3_endpoint_url=seaweedfs.endpoint_url,
         s3_bucket=seaweedfs.bucket,
