@@ -49,6 +49,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     postgres.stop_cluster()  # the PostgreSQL cluster of DOCKYARD_TEST_DATABASE=postgresql
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL pass leaves out what cannot behave differently there (blob store
+    drivers, the container image and the chart, TLS): running it twice would prove nothing
+    and cost minutes of CI."""
+    if postgres.BACKEND != "postgresql":
+        return
+    neutral = [item for item in items if item.get_closest_marker("metadata_neutral")]
+    if neutral:
+        config.hook.pytest_deselected(items=neutral)
+        items[:] = [item for item in items if not item.get_closest_marker("metadata_neutral")]
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"metadata back end: {postgres.BACKEND} (DOCKYARD_TEST_DATABASE)"
 

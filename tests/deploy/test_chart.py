@@ -18,6 +18,8 @@ import yaml
 from dockyard.config import load_settings
 from fixtures.clients import REPO_ROOT, require_tool
 
+pytestmark = pytest.mark.metadata_neutral
+
 CHART = REPO_ROOT / "deploy" / "helm" / "dockyard"
 MANIFESTS = REPO_ROOT / "deploy" / "kubernetes"
 EMBEDDED = MANIFESTS / "values-embedded.yaml"

@@ -23,7 +23,7 @@ from fixtures.http import manifest_digest
 from fixtures.images import Layout
 from fixtures.servers import ADMIN_USERNAME, Registry, free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.clients]
+pytestmark = [pytest.mark.slow, pytest.mark.clients, pytest.mark.metadata_neutral]
 
 IMAGE = "localhost/dockyard:image-test"
 DATA = "/var/lib/dockyard"

@@ -134,6 +134,7 @@ def test_distribution_spec_conformance_2026(
     )  # fmt: skip
 
 
+@pytest.mark.metadata_neutral  # on PostgreSQL: test_replicas.py runs it on S3 through nginx
 @pytest.mark.parametrize("redirect", [False, True], ids=["stream", "redirect"])
 def test_conformance_2026_with_blobs_in_s3(
     redirect: bool,

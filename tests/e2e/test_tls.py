@@ -30,7 +30,7 @@ from fixtures.clients import ClientEnv
 from fixtures.images import SampleImages
 from fixtures.servers import DockyardServer
 
-pytestmark = [pytest.mark.clients, pytest.mark.slow]
+pytestmark = [pytest.mark.clients, pytest.mark.slow, pytest.mark.metadata_neutral]
 
 
 def _name(common_name: str) -> x509.Name:

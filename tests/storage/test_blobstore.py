@@ -16,6 +16,8 @@ from dockyard.storage.filesystem import FilesystemBlobStore
 from dockyard.storage.s3 import S3BlobStore
 from fixtures.seaweedfs import SeaweedFS
 
+pytestmark = pytest.mark.metadata_neutral
+
 
 @pytest.fixture(params=["filesystem-direct", "filesystem-buffered", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:

@@ -14,6 +14,8 @@ from dockyard.storage.configured import configured_store
 from dockyard.storage.filesystem import FilesystemBlobStore
 from dockyard.storage.s3 import S3BlobStore
 
+pytestmark = pytest.mark.metadata_neutral
+
 S3: dict[str, Any] = {
     "storage_driver": "s3",
     "s3_bucket": "blobs",

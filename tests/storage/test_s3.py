@@ -17,6 +17,8 @@ from dockyard.storage.s3 import S3BlobStore
 from fixtures.seaweedfs import SeaweedFS
 from fixtures.servers import free_port
 
+pytestmark = pytest.mark.metadata_neutral
+
 PART = 5 * 1024 * 1024
 
 
