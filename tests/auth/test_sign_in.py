@@ -4,6 +4,7 @@ directory that cannot be reached (pitfalls §23-25)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,23 @@ def test_repeated_failures_back_off_per_name_and_address(db: Database) -> None:
     assert 0 < refused.value.retry_after <= 30
     # the same account from another address is not locked out by someone else's failures
     assert sign_in.check("admin", ADMIN_PASSWORD, "10.0.0.10") is not None
+
+
+def test_failures_at_once_each_count(db: Database) -> None:
+    """A password sprayed in parallel (through several replicas, on PostgreSQL several
+    writers at once): every failure counts, none is lost to a concurrent one."""
+    sign_in = _sign_in(db, limit=1000)
+    threads, attempts = 8, 6
+
+    def spray(_: int) -> None:
+        for _ in range(attempts):
+            assert sign_in.check("admin", "wrong", "10.0.0.7") is None
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(spray, range(threads)))
+    counted = _rows(db, "SELECT key, failures FROM login_failure ORDER BY key")
+    assert counted == [("address:10.0.0.7", threads * attempts),
+                       ("user:admin@10.0.0.7", threads * attempts)]  # fmt: skip
 
 
 def test_success_clears_the_failure_count(db: Database) -> None:

@@ -185,21 +185,28 @@ def record_failure(
     conn: Connection, key: str, now: int, window: int, limit: int, backoff: int
 ) -> None:
     """Count a failure; at `limit` failures within `window` seconds the key is blocked for
-    `backoff` seconds, doubling with each further failure (capped at one hour)."""
-    row = conn.execute(
-        select(_failure.c.failures, _failure.c.first_at).where(_failure.c.key == key)
-    ).first()
-    failures = 1 if row is None or now - row[1] > window else row[0] + 1
-    first_at = now if row is None or now - row[1] > window else row[1]
+    `backoff` seconds, doubling with each further failure (capped at one hour).
+
+    Failures of one key may come at once through several replicas (a password sprayed in
+    parallel): the row is made if missing and then read FOR UPDATE, so on PostgreSQL each
+    failure counts on top of the previous one instead of two reading the same count (or
+    both inserting). SQLite's one writer gives the same order."""
+    fresh = {"key": key, "failures": 0, "first_at": now, "last_at": now, "blocked_until": 0}
+    insert_ignore(conn, _failure, fresh, ["key"])
+    counted, first_at = conn.execute(
+        select(_failure.c.failures, _failure.c.first_at)
+        .where(_failure.c.key == key)
+        .with_for_update()
+    ).one()
+    if now - first_at > window:
+        counted, first_at = 0, now
+    failures = counted + 1
     blocked_until = 0
     if failures >= limit:
         blocked_until = now + min(3600, backoff * 2 ** min(failures - limit, 12))
     values = {"failures": failures, "first_at": first_at, "last_at": now,
               "blocked_until": blocked_until}  # fmt: skip
-    if row is None:
-        conn.execute(insert(_failure).values(key=key, **values))
-    else:
-        conn.execute(update(_failure).where(_failure.c.key == key).values(**values))
+    conn.execute(update(_failure).where(_failure.c.key == key).values(**values))
 
 
 def clear_failures(conn: Connection, keys: list[str]) -> None:
