@@ -60,6 +60,24 @@ def test_directory_user_appears_at_first_sign_in_with_groups(db: Database, slapd
     assert ("hackershop\\jane", "login.success", "10.0.0.1") in events
 
 
+def test_first_sign_ins_at_once_make_one_user(db: Database, slapd: Slapd) -> None:
+    """A client fetching several tokens at once for a directory account never seen before
+    (through several replicas): each sign-in succeeds, and there is one user row."""
+    sign_in = _sign_in(db, DirectoryConfig(**slapd.directory_config()))
+
+    def first(_: int) -> int | None:
+        verified = sign_in.check("jane", slapd.passwords["jane"], "10.0.0.1")
+        return None if verified is None else verified.principal.id
+
+    with ThreadPoolExecutor(6) as pool:
+        ids = set(pool.map(first, range(6)))
+    assert len(ids) == 1
+    assert None not in ids
+    assert _rows(db, "SELECT COUNT(*) FROM \"user\" WHERE source = 'hackershop'") == [(1,)]
+    query = "SELECT COUNT(*) FROM group_member WHERE user_id = ?"
+    assert _rows(db, query, (ids.pop(),)) == [(1,)]  # devops, once
+
+
 def test_a_directory_admin_is_not_the_local_admin(db: Database, slapd: Slapd) -> None:
     sign_in = _sign_in(db, DirectoryConfig(**slapd.directory_config()))
     local = sign_in.check("admin", ADMIN_PASSWORD, None)

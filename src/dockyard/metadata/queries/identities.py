@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from dockyard.metadata.locks import lock_names
 from dockyard.metadata.models import (
     AccessToken,
     GroupMember,
@@ -56,7 +57,12 @@ def link_directory_user(
 
     A row made by name before the account was seen (a grant ahead of the first sign-in)
     has no external id yet and is claimed here.
+
+    Two replicas may see a new account at once (a client fetches tokens in parallel): the
+    lock on its stable id, held to commit, makes the second find the first one's row (and
+    its memberships, synced in the same transaction) instead of inserting it again.
     """
+    lock_names(conn, [f"directory-user:{source}:{external_id}"])
     row = conn.execute(
         select(_user.c.id, _user.c.name, _user.c.dn, _user.c.display_name).where(
             _user.c.source == source, _user.c.external_id == external_id

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, delete, exists, func, select, update
 
 from dockyard.metadata.models import (
     DeletedManifest,
@@ -21,6 +21,7 @@ from dockyard.metadata.models import (
     table_of,
 )
 from dockyard.metadata.queries._batching import chunks
+from dockyard.metadata.queries._upsert import upsert
 
 __all__ = [
     "KeptRemoval",
@@ -111,13 +112,9 @@ def save_policy(conn: Connection, policy: PolicyRow) -> None:
         "updated_at": policy.updated_at,
         "updated_by": policy.updated_by,
     }
-    changed = conn.execute(
-        update(_policy)
-        .where(_policy.c.scope == policy.scope, _policy.c.target == policy.target)
-        .values(**values)
-    ).rowcount
-    if not changed:
-        conn.execute(insert(_policy).values(scope=policy.scope, target=policy.target, **values))
+    # one statement: two admins saving the first policy of a target at once both succeed
+    row = {"scope": policy.scope, "target": policy.target, **values}
+    upsert(conn, _policy, row, ["scope", "target"], list(values))
 
 
 def delete_policy(conn: Connection, scope: str, target: str) -> bool:
