@@ -165,13 +165,19 @@ def _manifest_refs(
 
 
 def _tag_work(
-    conn: Connection, snapshot: AccessSnapshot, caller: Principal, repository: str, tags: list[str]
+    conn: Connection,
+    snapshot: AccessSnapshot,
+    caller: Principal,
+    repository: str,
+    tags: list[str],
+    *,
+    lock: bool = False,
 ) -> _Work:
     if not tags:
         raise InvalidRequest("name at least one tag")
     repo_id = admin_repository(conn, snapshot, caller, repository)
     names = list(dict.fromkeys(tags))
-    found = q.tags_by_name(conn, repo_id, names)
+    found = q.tags_by_name(conn, repo_id, names, lock=lock)
     for name in names:
         if name not in found:
             raise NotFound(f"tag {repository}:{name} not found")
@@ -349,7 +355,7 @@ def delete_tags(
     refuse_if_read_only(snapshot, ctx.read_only)
     at = ctx.now()
     with ctx.db.write() as conn:
-        work = _tag_work(conn, snapshot, caller, repository, tags)
+        work = _tag_work(conn, snapshot, caller, repository, tags, lock=True)
         batch = _new_batch(ctx, conn, at, undoable)
         by_digest: dict[str, list[str]] = {}
         for ref in work.plan.tags:

@@ -79,7 +79,7 @@ def _restore_tags(
         manifest = manifest_queries.manifest_by_digest(conn, repo_id, row.digest)
         if manifest is None:
             raise Conflict(f"cannot undo: {repository}@{row.digest} is gone since")
-        existing = q.tags_by_name(conn, repo_id, row.tags)
+        existing = q.tags_by_name(conn, repo_id, row.tags, lock=True)
         for name in row.tags:
             now_at = existing.get(name)
             if now_at is not None and now_at[1] != row.digest:

@@ -100,8 +100,14 @@ def tags_on(conn: Connection, manifest_ids: Iterable[int]) -> dict[int, list[str
     return dict(found)
 
 
-def tags_by_name(conn: Connection, repo_id: int, names: list[str]) -> dict[str, tuple[int, str]]:
-    """The named tags that exist: name -> (manifest id, digest)."""
+def tags_by_name(
+    conn: Connection, repo_id: int, names: list[str], *, lock: bool = False
+) -> dict[str, tuple[int, str]]:
+    """The named tags that exist: name -> (manifest id, digest).
+
+    `lock` (in a write transaction that then moves or deletes them): the tag rows are read
+    FOR UPDATE, so a push of one of them through another replica cannot slip in between
+    this check and the change and be silently overwritten."""
     found: dict[str, tuple[int, str]] = {}
     for chunk in _chunks(names):
         query = (
@@ -109,6 +115,8 @@ def tags_by_name(conn: Connection, repo_id: int, names: list[str]) -> dict[str, 
             .join(_man, _man.c.id == _tag.c.manifest_id)
             .where(_tag.c.repository_id == repo_id, _tag.c.name.in_(chunk))
         )
+        if lock:
+            query = query.with_for_update(of=_tag)
         found.update(
             {name: (manifest_id, digest) for name, manifest_id, digest in conn.execute(query)}
         )

@@ -22,9 +22,16 @@ def set_tag(
     actor: str | None,
 ) -> int | None:
     """Point `name` at the manifest; records history when it changes. Returns the manifest
-    it pointed at before, when it moved (garbage collection reviews that one)."""
+    it pointed at before, when it moved (garbage collection reviews that one).
+
+    The row is read FOR UPDATE: two pushes of one tag through two replicas then move it one
+    after the other, and the second learns the first one's manifest as the one it replaced
+    (read plainly under READ COMMITTED, both would name the older one, and the first
+    push's manifest, left untagged, would never be reviewed)."""
     current = conn.execute(
-        select(_tag.c.manifest_id).where(_tag.c.repository_id == repo_id, _tag.c.name == name)
+        select(_tag.c.manifest_id)
+        .where(_tag.c.repository_id == repo_id, _tag.c.name == name)
+        .with_for_update()
     ).scalar()
     if current == manifest_id:
         return None

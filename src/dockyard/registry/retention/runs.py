@@ -429,7 +429,7 @@ def restore(ctx: ManageContext, caller: Principal, address: str | None, removal_
         manifest = manifest_queries.manifest_by_digest(conn, row.repository_id, row.digest)
         if manifest is None:
             raise Conflict(f"cannot restore: {row.repository}@{row.digest} is gone since")
-        current = dq.tags_by_name(conn, row.repository_id, [row.tag]).get(row.tag)
+        current = dq.tags_by_name(conn, row.repository_id, [row.tag], lock=True).get(row.tag)
         if current is not None and current[1] != row.digest:
             raise Conflict(
                 f"cannot restore: {row.repository}:{row.tag} was pushed again since "
