@@ -14,6 +14,7 @@ from dockyard.admin_api import audit, grants, groups, namespaces, repositories, 
 from dockyard.admin_api import deletes as delete_routes
 from dockyard.admin_api import gc as gc_routes
 from dockyard.admin_api import images as image_routes
+from dockyard.admin_api import immutable as immutable_routes
 from dockyard.admin_api import maintenance as maintenance_routes
 from dockyard.admin_api import retention as retention_routes
 from dockyard.admin_api import search as search_routes
@@ -59,6 +60,7 @@ def create_admin_api(
         image_routes,
         gc_routes,
         retention_routes,
+        immutable_routes,
         usage_routes,
         maintenance_routes,
     ):

@@ -35,19 +35,26 @@ def _execute(
     ctx: ManageContext, caller: Principal, address: str | None, body: DeletionIn
 ) -> deletes.DeleteResult:
     repository = body.repository or ""
+    override = body.override_immutable
     match body.kind:
         case DeleteKind.TAG:
             return deletes.delete_tags(
-                ctx, caller, address, repository, body.tags or [], undoable=body.undoable
-            )
+                ctx, caller, address, repository, body.tags or [], undoable=body.undoable,
+                override_immutable=override,
+            )  # fmt: skip
         case DeleteKind.MANIFEST:
             return deletes.delete_manifests(
-                ctx, caller, address, repository, body.digests or [], undoable=body.undoable
-            )
+                ctx, caller, address, repository, body.digests or [], undoable=body.undoable,
+                override_immutable=override,
+            )  # fmt: skip
         case DeleteKind.REPOSITORY:
-            return deletes.delete_repository(ctx, caller, address, repository)
+            return deletes.delete_repository(
+                ctx, caller, address, repository, override_immutable=override
+            )
         case DeleteKind.LAYER:
-            return deletes.purge_layer(ctx, caller, address, body.digest or "")
+            return deletes.purge_layer(
+                ctx, caller, address, body.digest or "", override_immutable=override
+            )
 
 
 @router.post("/deletions/preview", summary="What a delete would take (nothing is deleted)")

@@ -370,6 +370,11 @@ class DeletionIn(_In):
     undoable: bool = Field(
         False, description="Keep what a tag or manifest delete removes, for `undo`, a while."
     )
+    override_immutable: bool = Field(
+        False,
+        description="Registry admins: delete even tags an immutable tag rule protects "
+        "(audited). Without it such a delete is refused, naming the rule.",
+    )
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Self:
@@ -399,6 +404,13 @@ class ManifestRefOut(BaseModel):
     role: deletes.ManifestRole = Field(description="Why it goes with the delete.")
 
 
+class ImmutableTagOut(BaseModel):
+    repository: str
+    tag: str
+    rule: int = Field(description="The id of the immutable tag rule that protects it.")
+    message: str
+
+
 class DeletePlanOut(BaseModel):
     kind: deletes.DeleteKind
     target: str
@@ -414,6 +426,10 @@ class DeletePlanOut(BaseModel):
     hidden_repositories: int = Field(
         0, description="A layer: repositories holding it that you do not administer."
     )
+    immutable: list[ImmutableTagOut] = Field(
+        [], description="Tags that go which an immutable tag rule protects: they stop the "
+        "delete unless a registry admin overrides.",
+    )  # fmt: skip
 
     @classmethod
     def of(cls, plan: deletes.DeletePlan) -> Self:
@@ -437,6 +453,12 @@ class DeletePlanOut(BaseModel):
             repositories=list(plan.repositories),
             hidden=plan.hidden,
             hidden_repositories=plan.hidden_repositories,
+            immutable=[
+                ImmutableTagOut(
+                    repository=h.repository, tag=h.tag, rule=h.rule.id, message=h.message
+                )
+                for h in plan.immutable
+            ],
         )
 
 

@@ -80,6 +80,8 @@ def _show(plan: dict[str, Any]) -> None:
             f"{plan['hidden']} more images in {plan['hidden_repositories']} repositories you "
             "do not administer use it: only a registry admin can purge it."
         )
+    for hit in plan.get("immutable", []):
+        say(hit["message"] + " (a registry admin may pass --override-immutable)")
 
 
 @admin_command
@@ -108,6 +110,13 @@ def delete(
     undoable: Annotated[
         bool, typer.Option("--undoable", help="Tags/manifests: keep an undo handle.")
     ] = False,
+    override_immutable: Annotated[
+        bool,
+        typer.Option(
+            "--override-immutable",
+            help="Registry admins: delete immutable tags too (recorded in the audit log).",
+        ),
+    ] = False,
     json_: JsonFlag = False,
 ) -> None:
     """Delete tags, manifests, a repository or a layer, after showing what goes."""
@@ -125,7 +134,8 @@ def delete(
         if not yes and not typer.confirm("Delete?", default=False, err=True):
             say("Nothing deleted.")
             raise typer.Exit(1)
-    result = client.post("/deletions", body | {"undoable": undoable})
+    options = {"undoable": undoable, "override_immutable": override_immutable}
+    result = client.post("/deletions", body | options)
     if json_:
         print_json(result)
         return

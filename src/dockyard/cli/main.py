@@ -15,6 +15,7 @@ from dockyard.cli import (
     gc,
     grants,
     groups,
+    immutable,
     maintenance,
     migrate,
     namespaces,
@@ -53,6 +54,7 @@ app.command("undo-delete")(deletes.undo_delete)
 app.command("gc")(gc.gc)
 app.command("usage")(usage.usage)
 app.add_typer(retention.app, name="retention")
+app.add_typer(immutable.app, name="immutable")
 app.add_typer(maintenance.app, name="maintenance")
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)

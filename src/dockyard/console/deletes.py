@@ -24,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 
 from dockyard.auth.errors import AccessError, Conflict, Forbidden, InvalidRequest, NotFound
 from dockyard.auth.manage import ManageContext
+from dockyard.auth.permissions import is_registry_admin
 from dockyard.auth.principals import Principal
 from dockyard.auth.sessions import Session
 from dockyard.console.flash import flash_query
@@ -133,6 +134,8 @@ class Deletes:
             session,
             "deletes/confirm.html",
             plan=plan,
+            may_override=bool(plan.immutable)
+            and is_registry_admin(self._manage.snapshot(), caller),
             repository=name,
             selected_tags=tags,
             selected_digests=digests,
@@ -151,10 +154,11 @@ class Deletes:
         kind = next((value for key, value in posted if key == "kind"), "")
         tags = [value for key, value in posted if key == "tag"][:_MAX_SELECTED]
         digests = [value for key, value in posted if key == "digest"][:_MAX_SELECTED]
+        override = any(key == "override_immutable" for key, _ in posted)
         caller, address = session.principal, self._address(request)
         try:
             result = await run_in_threadpool(
-                _delete, self._manage, caller, address, name, kind, tags, digests
+                _delete, self._manage, caller, address, name, kind, tags, digests, override
             )
         except AccessError as error:
             return self._refusal(session, error)
@@ -312,14 +316,17 @@ def _delete(
     kind: str,
     tags: list[str],
     digests: list[str],
+    override: bool,
 ) -> DeleteResult:
     """The confirmed delete (blocking); the same choices as `_plan`."""
     if kind == DeleteKind.TAG and tags:
-        return service.delete_tags(ctx, caller, address, name, tags)
+        return service.delete_tags(ctx, caller, address, name, tags, override_immutable=override)
     if kind == DeleteKind.MANIFEST and digests:
-        return service.delete_manifests(ctx, caller, address, name, digests)
+        return service.delete_manifests(
+            ctx, caller, address, name, digests, override_immutable=override
+        )
     if kind == DeleteKind.REPOSITORY:
-        return service.delete_repository(ctx, caller, address, name)
+        return service.delete_repository(ctx, caller, address, name, override_immutable=override)
     raise InvalidRequest("Choose something to delete.")
 
 

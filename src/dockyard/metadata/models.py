@@ -203,6 +203,21 @@ class TagEvent(Base):
     at: Mapped[int] = mapped_column(BigInteger)
 
 
+class ImmutableTagRule(Base):
+    """Tags that, once they exist, no push may move and no delete may remove: those whose
+    name matches `pattern` (a glob) in a namespace or one repository. Only a registry admin
+    overrides, and the override is audited. See registry.immutability."""
+
+    __tablename__ = "immutable_tag_rule"
+    __table_args__ = (UniqueConstraint("target", "scope", "pattern"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # "namespace" or "repository"
+    target: Mapped[str] = mapped_column(NAME)
+    pattern: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str | None] = mapped_column(NAME)
+
+
 class Upload(Base):
     """A resumable blob upload, visible to every worker and surviving restarts.
 

@@ -48,6 +48,11 @@ from dockyard.registry.delete_plans import (
 )
 from dockyard.registry.digests import parse_digest
 from dockyard.registry.errors import DigestInvalid
+from dockyard.registry.immutability import (
+    ImmutableHit,
+    protected_tags,
+    refuse_unless_overridden,
+)
 from dockyard.registry.undo import UndoResult, undo
 
 __all__ = [
@@ -95,7 +100,9 @@ class DeletePlan:
     """What a delete takes. `reclaimable_bytes`: the blobs that no manifest anywhere would use
     afterwards, each counted once (for a tag delete, 0: the manifest stays). For a layer,
     `hidden` counts images in repositories the caller does not administer, and
-    `hidden_repositories` those repositories (they are not named); either stops the purge."""
+    `hidden_repositories` those repositories (they are not named); either stops the purge.
+    `immutable`: the tags it would remove that a rule protects; they stop it unless a
+    registry admin overrides."""
 
     kind: DeleteKind
     target: str
@@ -105,6 +112,7 @@ class DeletePlan:
     repositories: tuple[str, ...] = ()
     hidden: int = 0
     hidden_repositories: int = 0
+    immutable: tuple[ImmutableHit, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +172,10 @@ def _manifest_refs(
     return manifests, tag_refs
 
 
+def _immutable(conn: Connection, refs: tuple[TagRef, ...]) -> tuple[ImmutableHit, ...]:
+    return tuple(protected_tags(conn, ((ref.repository, ref.tag) for ref in refs)))
+
+
 def _tag_work(
     conn: Connection,
     snapshot: AccessSnapshot,
@@ -183,7 +195,9 @@ def _tag_work(
             raise NotFound(f"tag {repository}:{name} not found")
     refs = tuple(TagRef(repository, name, found[name][1]) for name in names)
     target = f"{repository}:{names[0]}" if len(names) == 1 else f"{repository} ({len(names)} tags)"
-    plan = DeletePlan(DeleteKind.TAG, target, refs, (), 0, (repository,))
+    plan = DeletePlan(
+        DeleteKind.TAG, target, refs, (), 0, (repository,), immutable=_immutable(conn, refs)
+    )
     return _Work(plan, repo_id, tags=found)
 
 
@@ -218,6 +232,7 @@ def _manifest_work(
         manifests,
         reclaimable_bytes(conn, set(going)),
         (repository,),
+        immutable=_immutable(conn, tag_refs),
     )
     return _Work(plan, repo_id, going)
 
@@ -235,6 +250,7 @@ def _repository_work(
         manifests,
         reclaimable_bytes(conn, set(going)),
         (repository,),
+        immutable=_immutable(conn, tag_refs),
     )
     return _Work(plan, repo_id, going)
 
@@ -264,6 +280,7 @@ def _layer_work(
         tuple(sorted(names[repo_id] for repo_id in administered)),
         hidden=sum(1 for m in going.values() if m.info.repository_id not in administered),
         hidden_repositories=len(names.keys() - administered),
+        immutable=_immutable(conn, tag_refs),
     )
     return _Work(plan, going=going)
 
@@ -337,6 +354,17 @@ def _remove_manifests(
         )
 
 
+def _overridden(
+    ctx: ManageContext, caller: Principal, plan: DeletePlan, override: bool
+) -> list[str]:
+    return refuse_unless_overridden(ctx, caller, list(plan.immutable), override)
+
+
+def _detail(detail: dict[str, object], overridden: list[str]) -> dict[str, object]:
+    """The audit detail, naming the immutable tags a registry admin's override removed."""
+    return {**detail, "immutable_override": overridden} if overridden else detail
+
+
 def _result(ctx: ManageContext, plan: DeletePlan, batch: str | None, at: int) -> DeleteResult:
     return DeleteResult(plan, batch, at + ctx.undo_seconds if batch else None)
 
@@ -349,6 +377,7 @@ def delete_tags(
     tags: list[str],
     *,
     undoable: bool = False,
+    override_immutable: bool = False,
 ) -> DeleteResult:
     """Remove the named tags only (never other tags on the same manifests)."""
     snapshot = ctx.snapshot()
@@ -356,6 +385,7 @@ def delete_tags(
     at = ctx.now()
     with ctx.db.write() as conn:
         work = _tag_work(conn, snapshot, caller, repository, tags, lock=True)
+        overridden = _overridden(ctx, caller, work.plan, override_immutable)
         batch = _new_batch(ctx, conn, at, undoable)
         by_digest: dict[str, list[str]] = {}
         for ref in work.plan.tags:
@@ -374,7 +404,7 @@ def delete_tags(
             )
             record(
                 conn, ctx, caller, address, "tag.delete", f"{repository}:{ref.tag}",
-                {"digest": ref.digest, "undo": batch},
+                _detail({"digest": ref.digest, "undo": batch}, overridden),
             )  # fmt: skip
     return _result(ctx, work.plan, batch, at)
 
@@ -387,6 +417,7 @@ def delete_manifests(
     digests: list[str],
     *,
     undoable: bool = False,
+    override_immutable: bool = False,
 ) -> DeleteResult:
     """Remove manifests with every tag on them, their accessories and the index children
     only they list. A manifest an index that stays lists is refused (Conflict)."""
@@ -395,6 +426,7 @@ def delete_manifests(
     at = ctx.now()
     with ctx.db.write() as conn:
         work = _manifest_work(conn, snapshot, caller, repository, digests)
+        overridden = _overridden(ctx, caller, work.plan, override_immutable)
         batch = _new_batch(ctx, conn, at, undoable)
         _remove_manifests(ctx, conn, caller, work.going, at, batch)
         also = [m.digest for m in work.plan.manifests if m.role in _SECONDARY]
@@ -402,8 +434,8 @@ def delete_manifests(
             if ref.role not in _SECONDARY:
                 record(
                     conn, ctx, caller, address, "manifest.delete", f"{repository}@{ref.digest}",
-                    {"tags": list(ref.tags), "also": also, "undo": batch,
-                     "reclaimable_bytes": work.plan.reclaimable_bytes},
+                    _detail({"tags": list(ref.tags), "also": also, "undo": batch,
+                             "reclaimable_bytes": work.plan.reclaimable_bytes}, overridden),
                 )  # fmt: skip
     return _result(ctx, work.plan, batch, at)
 
@@ -412,7 +444,12 @@ _SECONDARY = frozenset({ManifestRole.ACCESSORY, ManifestRole.INDEX_CHILD})
 
 
 def delete_repository(
-    ctx: ManageContext, caller: Principal, address: str | None, repository: str
+    ctx: ManageContext,
+    caller: Principal,
+    address: str | None,
+    repository: str,
+    *,
+    override_immutable: bool = False,
 ) -> DeleteResult:
     """Remove a repository with everything in it: tags, manifests, blob links, tag
     history, undo records, upload sessions; grants on it go with it."""
@@ -420,13 +457,14 @@ def delete_repository(
     refuse_if_read_only(snapshot, ctx.read_only)
     with ctx.db.write() as conn:
         work = _repository_work(conn, snapshot, caller, repository)
+        overridden = _overridden(ctx, caller, work.plan, override_immutable)
         gc_queue.enqueue_linked_in(conn, work.repo_id, ctx.now())  # its links go now
         uploads = q.delete_repository(conn, work.repo_id, repository)
         bump_generation(conn)  # its grants and policy are gone
         record(
             conn, ctx, caller, address, "repository.delete", f"repository:{repository}",
-            {"manifests": len(work.plan.manifests), "tags": len(work.plan.tags),
-             "reclaimable_bytes": work.plan.reclaimable_bytes},
+            _detail({"manifests": len(work.plan.manifests), "tags": len(work.plan.tags),
+                     "reclaimable_bytes": work.plan.reclaimable_bytes}, overridden),
         )  # fmt: skip
     if ctx.store is not None:
         for upload_id in uploads:
@@ -435,7 +473,12 @@ def delete_repository(
 
 
 def purge_layer(
-    ctx: ManageContext, caller: Principal, address: str | None, digest: str
+    ctx: ManageContext,
+    caller: Principal,
+    address: str | None,
+    digest: str,
+    *,
+    override_immutable: bool = False,
 ) -> DeleteResult:
     """Remove every image using the blob, in every repository (with the indexes listing
     them and their accessories), unlink it everywhere and delete its bytes, so that no
@@ -458,13 +501,14 @@ def purge_layer(
                     f"{plan.hidden} images in {plan.hidden_repositories} repositories you do "
                     "not administer use this layer; a registry admin must purge it"
                 )
+            overridden = _overridden(ctx, caller, plan, override_immutable)
             _remove_manifests(ctx, conn, caller, work.going, at, None)
             q.purge_blob(conn, plan.target)
             record(
                 conn, ctx, caller, address, "layer.purge", f"layer:{plan.target}",
-                {"repositories": list(plan.repositories),
+                _detail({"repositories": list(plan.repositories),
                  "manifests": [f"{m.repository}@{m.digest}" for m in plan.manifests],
-                 "reclaimable_bytes": plan.reclaimable_bytes},
+                 "reclaimable_bytes": plan.reclaimable_bytes}, overridden),
             )  # fmt: skip
             # Hidden inside the transaction, under the digest's lock, after the rows: an
             # upload of the same digest places its file under that lock too, so a blob row

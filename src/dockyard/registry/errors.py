@@ -17,7 +17,8 @@ RegistryError
 ├── Unsupported            operation refused by design (e.g. a referenced blob)
 ├── Unauthorized           no or bad credentials
 ├── Denied                 signed in but not allowed
-│   └── QuotaExceeded      the push would take the namespace over its storage quota
+│   ├── QuotaExceeded      the push would take the namespace over its storage quota
+│   └── TagImmutable       the push or delete would move or remove an immutable tag
 ├── TooManyRequests        rate limited
 └── StorageUnavailable     the blob store failed (an outage or misconfiguration, not the
                            client's doing); `backend_failure` makes one of a StorageError
@@ -113,6 +114,10 @@ class Denied(RegistryError):
 
 class QuotaExceeded(Denied):
     """OCI `DENIED` (403): the message names the namespace, its usage and its quota."""
+
+
+class TagImmutable(Denied):
+    """OCI `DENIED` (403): the message names the tag and the rule that protects it."""
 
 
 class TooManyRequests(RegistryError):

@@ -35,6 +35,7 @@ from dockyard.registry.image_config import (
     ImageConfig,
     parse_image_config,
 )
+from dockyard.registry.immutability import protected_tags
 from dockyard.registry.manifest_parser import parse_manifest
 from dockyard.registry.types import Descriptor, ParsedManifest
 from dockyard.storage.base import StorageError
@@ -242,6 +243,7 @@ def repository_page(
         nested = queries.tags_on_digests(
             conn, [row.digest for row in rows], readable(snapshot, caller), _NESTED_TAG_LIMIT
         )
+        locked = {hit.tag for hit in protected_tags(conn, ((name, row.name) for row in rows))}
     tags = []
     for row in rows:
         platforms: tuple[str, ...] = ()
@@ -262,7 +264,7 @@ def repository_page(
                 platforms=platforms,
                 updated_at=row.updated_at,
                 pushed_by=row.pushed_by,
-                immutable=row.immutable,
+                immutable=row.immutable or row.name in locked,
                 accessories=row.accessories,
                 also=also,
                 last_pulled_at=row.last_pulled_at,

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from dockyard.metadata.queries import audit, gc_queue, repositories, tags
 from dockyard.metadata.queries import blobs as blob_queries
 from dockyard.metadata.queries import manifests as manifest_queries
-from dockyard.registry import diff_ids, quotas
+from dockyard.registry import diff_ids, immutability, quotas
 from dockyard.registry import mediatypes as mt
 from dockyard.registry.context import Absent, RegistryContext, now
 from dockyard.registry.digests import algorithm_of, compute, parse_digest
@@ -23,6 +23,7 @@ from dockyard.registry.errors import (
     ManifestTooLarge,
     ManifestUnknown,
     NameUnknown,
+    TagImmutable,
     Unsupported,
 )
 from dockyard.registry.manifest_parser import parse_manifest
@@ -258,7 +259,7 @@ class ManifestService:
                 # Nothing names it (yet): a later index or tag may, else GC takes it.
                 gc_queue.enqueue_manifests(conn, [manifest_id], at, touched_at=at)
             else:
-                previous = tags.set_tag(conn, repo_id, tag, manifest_id, digest, at, actor)
+                previous = _point_tag(conn, repo_id, name, tag, manifest_id, digest, at, actor)
                 if previous is not None:
                     gc_queue.enqueue_manifests(conn, [previous], at)
             repositories.mark_pushed(conn, repo_id, at)
@@ -290,6 +291,7 @@ class ManifestService:
                 digest = tags.delete_tag(conn, repo_id, reference)
                 if digest is None:
                     raise ManifestUnknown("tag unknown to registry", reference)
+                _refuse_immutable(conn, name, [reference])  # raising rolls the delete back
                 untagged = manifest_queries.manifest_ids(conn, repo_id, [digest])
                 gc_queue.enqueue_manifests(conn, untagged.values(), at)
                 tags.record_events(conn, repo_id, [reference], digest, "delete", at, actor)
@@ -307,9 +309,44 @@ class ManifestService:
                     )
                 gc_queue.manifests_going(conn, [row.id], at)
                 removed = manifest_queries.delete_manifest(conn, row.id)
+                _refuse_immutable(conn, name, removed)
                 tags.record_events(conn, repo_id, removed, reference, "delete", at, actor)
                 digest, target, action = reference, f"{name}@{reference}", "manifest.delete"
             audit.record(
                 conn, at=at, actor=actor, action=action, target=target, address=address,
                 detail={"digest": digest},
             )  # fmt: skip
+
+
+def _refuse_immutable(conn: Connection, name: str, tag_names: list[str]) -> None:
+    hits = immutability.protected_tags(conn, [(name, tag) for tag in tag_names])
+    if hits:
+        raise TagImmutable(hits[0].message, {"tag": hits[0].tag, "rule": hits[0].rule.id})
+
+
+def _point_tag(
+    conn: Connection,
+    repo_id: int,
+    name: str,
+    tag: str,
+    manifest_id: int,
+    digest: str,
+    at: int,
+    actor: str | None,
+) -> int | None:
+    """Point the tag at the pushed manifest (the manifest it replaced, if it moved). A tag an
+    immutable tag rule protects may be created, or pushed again with its digest, never moved:
+    decided on its locked row (docs/design.md, "Immutable tags")."""
+    protected = immutability.rule_for(conn, name, tag)
+    try:
+        return tags.set_tag(
+            conn, repo_id, tag, manifest_id, digest, at, actor, may_move=protected is None
+        )
+    except tags.TagMoveRefused as refused:
+        if protected is None:  # pragma: no cover - only raised when protected
+            raise
+        current = manifest_queries.digest_of(conn, refused.current_manifest_id)
+        raise TagImmutable(
+            f"{protected.message}; it points to {current}",
+            {"tag": tag, "rule": protected.rule.id},
+        ) from None

@@ -122,6 +122,10 @@ def add_manifest(
     return manifest_id
 
 
+def digest_of(conn: Connection, manifest_id: int) -> str | None:
+    return conn.execute(select(_man.c.digest).where(_man.c.id == manifest_id)).scalar()
+
+
 def parents_of(conn: Connection, manifest_id: int) -> list[str]:
     """Digests of the indexes that list this manifest as a child."""
     query = (

@@ -12,6 +12,14 @@ _event = table_of(TagEvent)
 _man = table_of(Manifest)
 
 
+class TagMoveRefused(Exception):
+    """`set_tag` with `may_move=False` found the tag pointing at another manifest."""
+
+    def __init__(self, current_manifest_id: int) -> None:
+        super().__init__(current_manifest_id)
+        self.current_manifest_id = current_manifest_id
+
+
 def set_tag(
     conn: Connection,
     repo_id: int,
@@ -20,6 +28,8 @@ def set_tag(
     digest: str,
     now: int,
     actor: str | None,
+    *,
+    may_move: bool = True,
 ) -> int | None:
     """Point `name` at the manifest; records history when it changes. Returns the manifest
     it pointed at before, when it moved (garbage collection reviews that one).
@@ -27,7 +37,9 @@ def set_tag(
     The row is read FOR UPDATE: two pushes of one tag through two replicas then move it one
     after the other, and the second learns the first one's manifest as the one it replaced
     (read plainly under READ COMMITTED, both would name the older one, and the first
-    push's manifest, left untagged, would never be reviewed)."""
+    push's manifest, left untagged, would never be reviewed). With `may_move=False` (an
+    immutable tag) a tag that exists and points elsewhere raises TagMoveRefused: decided on
+    the locked row, so also when a concurrent push created the tag first."""
     current = conn.execute(
         select(_tag.c.manifest_id)
         .where(_tag.c.repository_id == repo_id, _tag.c.name == name)
@@ -35,6 +47,8 @@ def set_tag(
     ).scalar()
     if current == manifest_id:
         return None
+    if current is not None and not may_move:
+        raise TagMoveRefused(int(current))
     if current is None:
         inserted = insert_ignore(
             conn,
@@ -49,7 +63,7 @@ def set_tag(
             ["repository_id", "name"],
         )
         if not inserted:  # a concurrent push created it first: move it instead
-            return set_tag(conn, repo_id, name, manifest_id, digest, now, actor)
+            return set_tag(conn, repo_id, name, manifest_id, digest, now, actor, may_move=may_move)
     else:
         conn.execute(
             update(_tag)

@@ -5,21 +5,20 @@ protected one, is for registry admins. Every change is audited."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy import Connection
 
 from dockyard.auth.errors import Forbidden, InvalidRequest, NotFound
 from dockyard.auth.manage._checks import record, require_active
 from dockyard.auth.manage.context import ManageContext
-from dockyard.auth.permissions import is_registry_admin, namespace_role, role_on
+from dockyard.auth.permissions import is_registry_admin
 from dockyard.auth.principals import Principal
-from dockyard.auth.roles import Role
 from dockyard.auth.snapshot import AccessSnapshot
 from dockyard.metadata.queries import retention as q
-from dockyard.registry.errors import NameInvalid
-from dockyard.registry.names import namespace_of, validate_name
+from dockyard.registry.names import namespace_of
 from dockyard.registry.retention.rules import Rules
+from dockyard.registry.targets import Scope, validate_target
+from dockyard.registry.targets import require_admin as require_target_admin
 
 __all__ = [
     "Policy",
@@ -32,11 +31,6 @@ __all__ = [
     "require_admin",
     "set_policy",
 ]
-
-
-class Scope(StrEnum):
-    NAMESPACE = "namespace"
-    REPOSITORY = "repository"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,36 +57,8 @@ def from_row(row: q.PolicyRow) -> Policy:
     )  # fmt: skip
 
 
-def _target(scope: Scope, target: str) -> str:
-    try:
-        if scope is Scope.NAMESPACE:
-            if "/" in target:
-                raise InvalidRequest(f"{target!r} is not a namespace (it has a '/')")
-            validate_name(target)
-        else:
-            validate_name(target)
-            if "/" not in target:
-                raise InvalidRequest(f"{target!r} is a namespace, not a repository")
-    except NameInvalid as err:
-        raise InvalidRequest(err.message) from None
-    return target
-
-
 def require_admin(snapshot: AccessSnapshot, caller: Principal, scope: Scope, target: str) -> None:
-    """Admin on the namespace as a whole, or on the repository. A caller who cannot read the
-    target is told it does not exist (pitfalls §27)."""
-    require_active(snapshot, caller)
-    if scope is Scope.NAMESPACE:
-        role = namespace_role(snapshot, caller, target)
-        readable = role is not None or role_on(snapshot, caller, f"{target}/x") is not None
-    else:
-        role = role_on(snapshot, caller, target)
-        readable = role is not None
-    if role is Role.ADMIN:
-        return
-    if not readable:
-        raise NotFound(f"{scope} {target} not found")
-    raise Forbidden(f"retention policies need the admin role on {scope} {target}")
+    require_target_admin(snapshot, caller, scope, target, "retention policies")
 
 
 def policy_for(conn: Connection, repository: str) -> tuple[Policy | None, bool]:
@@ -123,7 +89,7 @@ def list_policies(ctx: ManageContext, caller: Principal) -> list[Policy]:
 
 def get_policy(ctx: ManageContext, caller: Principal, scope: Scope, target: str) -> Policy:
     snapshot = ctx.snapshot()
-    require_admin(snapshot, caller, scope, _target(scope, target))
+    require_admin(snapshot, caller, scope, validate_target(scope, target))
     with ctx.db.read() as conn:
         row = q.get_policy(conn, scope, target)
     if row is None:
@@ -144,7 +110,7 @@ def set_policy(
 ) -> Policy:
     """Create or replace the policy on the target."""
     snapshot = ctx.snapshot()
-    require_admin(snapshot, caller, scope, _target(scope, target))
+    require_admin(snapshot, caller, scope, validate_target(scope, target))
     rules.validate()
     if protected and scope is not Scope.NAMESPACE:
         raise InvalidRequest("only namespaces can be protected")
@@ -178,7 +144,7 @@ def delete_policy(
     ctx: ManageContext, caller: Principal, address: str | None, scope: Scope, target: str
 ) -> None:
     snapshot = ctx.snapshot()
-    require_admin(snapshot, caller, scope, _target(scope, target))
+    require_admin(snapshot, caller, scope, validate_target(scope, target))
     with ctx.db.write() as conn:
         before = q.get_policy(conn, scope, target)
         if before is None:

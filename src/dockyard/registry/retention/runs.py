@@ -23,7 +23,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
@@ -41,6 +41,7 @@ from dockyard.metadata.queries import repositories as repository_queries
 from dockyard.metadata.queries import retention as q
 from dockyard.metadata.queries import tags as tag_queries
 from dockyard.registry.delete_plans import Member, TagRef, grow, reclaimable_bytes, role_of
+from dockyard.registry.immutability import protected_tags
 from dockyard.registry.retention.policies import (
     Policy,
     Scope,
@@ -122,10 +123,16 @@ class _RepoPlan:
 # -- planning ----------------------------------------------------------------------------
 
 
+def _with_rules(conn: Connection, name: str, facts: list[q.TagFacts]) -> list[q.TagFacts]:
+    """The tags, with those an immutable tag rule protects marked immutable (kept)."""
+    protected = {hit.tag for hit in protected_tags(conn, ((name, t.name) for t in facts))}
+    return [replace(t, immutable=True) if t.name in protected else t for t in facts]
+
+
 def _plan_repository(
     conn: Connection, repo_id: int, name: str, rules: Rules, now: int
 ) -> _RepoPlan:
-    facts = q.tag_facts(conn, repo_id)
+    facts = _with_rules(conn, name, q.tag_facts(conn, repo_id))
     decisions = decide_tags(rules, facts, now)
     kept: dict[str, int] = {}
     for d in decisions:
