@@ -11,7 +11,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["SETTINGS_ENV", "DirectoryConfig", "GcSettings", "Settings", "load_settings"]
+__all__ = [
+    "SETTINGS_ENV",
+    "DirectoryConfig",
+    "EnvironmentConfig",
+    "GateConfig",
+    "GcSettings",
+    "Settings",
+    "load_settings",
+]
 
 SETTINGS_ENV = "DOCKYARD_RESOLVED_SETTINGS"  # how `dockyard serve` hands settings to workers
 
@@ -73,6 +81,45 @@ class DirectoryConfig(BaseModel):
         if self.bind_password_file is not None:
             return self.bind_password_file.read_text().strip()
         return self.bind_password.get_secret_value() if self.bind_password else None
+
+
+class GateConfig(BaseModel):
+    """What an image must have before it may be promoted into an environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    labels: list[str] = Field(
+        default_factory=list,
+        description="Each `key` or `key=value` must be a label of the image's config (of "
+        "every platform of an index) or an annotation of its manifest.",
+    )
+    referrer_types: list[str] = Field(
+        default_factory=list,
+        description="Artifact types the image must have a referrer of (a signature, an SBOM: "
+        "e.g. application/vnd.dev.cosign.artifact.sig.v1+json).",
+    )
+    min_hours_in_previous: float = Field(
+        0, ge=0, description="Hours the image must have been in the environment before."
+    )
+    approval_group: str | None = Field(
+        None, description="A member of this group must approve the image for the environment."
+    )
+
+
+class EnvironmentConfig(BaseModel):
+    """One stage of the release flow: a namespace, and the gates into it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$",
+        description="The namespace of the environment (`dev`, `test`, `prod`).",
+    )
+    gates: GateConfig = Field(default_factory=GateConfig)
+
+
+def _default_environments() -> list[EnvironmentConfig]:
+    return [EnvironmentConfig(name=name) for name in ("dev", "test", "prod")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +258,11 @@ class Settings(BaseSettings):
         description="Tags removed by a retention policy may be restored (and garbage "
         "collection keeps their images) for this long.",
     )
+    environments: list[EnvironmentConfig] = Field(
+        default_factory=_default_environments,
+        description="The release flow, in order: each a namespace images are promoted into "
+        "from the one before (`dockyard promote`), with its gates.",
+    )
     directories: list[DirectoryConfig] = Field(
         default_factory=list,
         description="LDAP / Active Directory servers, tried in order after local users.",
@@ -278,6 +330,13 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     access_log: bool = Field(True, description="Log one structured line per request.")
+
+    @model_validator(mode="after")
+    def _environments_distinct(self) -> Settings:
+        names = [environment.name for environment in self.environments]
+        if len(set(names)) != len(names):
+            raise ValueError("environments: each name once")
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -16,6 +16,7 @@ from dockyard.admin_api import gc as gc_routes
 from dockyard.admin_api import images as image_routes
 from dockyard.admin_api import immutable as immutable_routes
 from dockyard.admin_api import maintenance as maintenance_routes
+from dockyard.admin_api import promotions as promotion_routes
 from dockyard.admin_api import retention as retention_routes
 from dockyard.admin_api import search as search_routes
 from dockyard.admin_api import usage as usage_routes
@@ -61,6 +62,7 @@ def create_admin_api(
         gc_routes,
         retention_routes,
         immutable_routes,
+        promotion_routes,
         usage_routes,
         maintenance_routes,
     ):

@@ -19,6 +19,7 @@ from dockyard.cli import (
     maintenance,
     migrate,
     namespaces,
+    promote,
     repos,
     retention,
     robots,
@@ -37,6 +38,9 @@ app = typer.Typer(
 )
 app.command()(serve)
 app.command("migrate")(migrate.migrate)
+app.command("promote")(promote.promote)
+app.command("approve")(promote.approve)
+app.command("promotions")(promote.promotions)
 app.add_typer(users.app, name="user")
 app.add_typer(groups.app, name="group")
 app.add_typer(namespaces.app, name="namespace")

@@ -218,6 +218,41 @@ class ImmutableTagRule(Base):
     created_by: Mapped[str | None] = mapped_column(NAME)
 
 
+class Promotion(Base):
+    """An image promoted from one environment's repository to the next: the record of the
+    release flow (who, which digest, from where to where, the gates it passed)."""
+
+    __tablename__ = "promotion"
+    __table_args__ = (
+        Index("ix_promotion_application", "application", "at"),
+        Index("ix_promotion_target", "target_repository", "at"),
+        Index("ix_promotion_source", "source_repository", "at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str | None] = mapped_column(NAME)
+    application: Mapped[str] = mapped_column(NAME)  # the name below the environment
+    digest: Mapped[str] = mapped_column(DIGEST, index=True)
+    source_repository: Mapped[str] = mapped_column(NAME)
+    source_tag: Mapped[str | None] = mapped_column(String(128))
+    target_repository: Mapped[str] = mapped_column(NAME)
+    target_tag: Mapped[str] = mapped_column(String(128))
+    gates: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [{gate, passed, detail}]
+
+
+class PromotionApproval(Base):
+    """A member of an environment's approval group approved a digest for it."""
+
+    __tablename__ = "promotion_approval"
+    __table_args__ = (UniqueConstraint("digest", "environment", "approved_by"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(DIGEST)
+    environment: Mapped[str] = mapped_column(NAME)
+    approved_by: Mapped[str] = mapped_column(NAME)
+    at: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str | None] = mapped_column(String(512))
+
+
 class Upload(Base):
     """A resumable blob upload, visible to every worker and surviving restarts.
 

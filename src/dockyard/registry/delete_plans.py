@@ -30,6 +30,7 @@ __all__ = [
     "Member",
     "TagRef",
     "admin_repository",
+    "cosign_tags",
     "grow",
     "reclaimable_bytes",
     "role_of",
@@ -85,7 +86,8 @@ class Member:
     role: ManifestRole
 
 
-def _cosign_tags(digest: str) -> list[str]:
+def cosign_tags(digest: str) -> list[str]:
+    """The tags cosign's tag scheme gives the accessories of `digest`."""
     algorithm, _, hexpart = digest.partition(":")
     return [f"{algorithm}-{hexpart}{suffix}" for suffix in COSIGN_SUFFIXES]
 
@@ -97,7 +99,7 @@ def _accessories(conn: Connection, infos: list[ManifestInfo]) -> list[ManifestIn
     found: list[ManifestInfo] = []
     for repo_id, digests in by_repository.items():
         found.extend(q.referrers_of(conn, repo_id, digests))
-        names = [name for digest in digests for name in _cosign_tags(digest)]
+        names = [name for digest in digests for name in cosign_tags(digest)]
         tagged = q.tags_by_name(conn, repo_id, names)
         found.extend(q.manifests_by_ids(conn, {manifest_id for manifest_id, _ in tagged.values()}))
     return found

@@ -30,7 +30,13 @@ from dockyard.registry.manifest_parser import parse_manifest
 from dockyard.registry.names import is_tag, namespace_of, validate_tag
 from dockyard.registry.types import ManifestContent, ParsedManifest, ReferenceKind
 
-__all__ = ["ManifestService", "PushResult", "insert_manifest", "resolve_references"]
+__all__ = [
+    "ManifestService",
+    "PushResult",
+    "insert_manifest",
+    "point_tag",
+    "resolve_references",
+]
 
 _PARSE_INLINE_BYTES = 64 * 1024  # larger documents are parsed off the event loop
 _ATTEMPTS = 3
@@ -259,7 +265,7 @@ class ManifestService:
                 # Nothing names it (yet): a later index or tag may, else GC takes it.
                 gc_queue.enqueue_manifests(conn, [manifest_id], at, touched_at=at)
             else:
-                previous = _point_tag(conn, repo_id, name, tag, manifest_id, digest, at, actor)
+                previous = point_tag(conn, repo_id, name, tag, manifest_id, digest, at, actor)
                 if previous is not None:
                     gc_queue.enqueue_manifests(conn, [previous], at)
             repositories.mark_pushed(conn, repo_id, at)
@@ -324,7 +330,7 @@ def _refuse_immutable(conn: Connection, name: str, tag_names: list[str]) -> None
         raise TagImmutable(hits[0].message, {"tag": hits[0].tag, "rule": hits[0].rule.id})
 
 
-def _point_tag(
+def point_tag(
     conn: Connection,
     repo_id: int,
     name: str,

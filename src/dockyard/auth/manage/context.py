@@ -12,7 +12,7 @@ from typing import Literal
 from dockyard.auth.ldap import Directory
 from dockyard.auth.maintenance import refuse_if_read_only
 from dockyard.auth.snapshot import AccessCache, AccessSnapshot
-from dockyard.config import GcSettings, Settings
+from dockyard.config import EnvironmentConfig, GcSettings, Settings
 from dockyard.metadata.db import Database
 from dockyard.storage.base import BlobStore
 from dockyard.storage.configured import configured_store
@@ -35,6 +35,11 @@ class ManageContext:
     # Told about every finished garbage collection run (mode, figures, seconds): metrics.
     gc_observer: Callable[[str, dict[str, int], float], None] | None = None
     read_only: bool = False  # the `read_only` setting: maintenance mode whatever the switch
+    environments: tuple[EnvironmentConfig, ...] = field(  # the release flow, in order
+        default_factory=lambda: tuple(
+            Settings.model_fields["environments"].get_default(call_default_factory=True)
+        )
+    )
 
     @classmethod
     def from_settings(
@@ -64,6 +69,7 @@ class ManageContext:
             retention_interval_seconds=settings.retention_interval_minutes * 60,
             gc_observer=gc_observer,
             read_only=settings.read_only,
+            environments=tuple(settings.environments),
         )
 
     def now(self) -> int:
