@@ -124,11 +124,11 @@ def test_dev_to_test_to_prod_by_digest_behind_the_gates(
         quinn.run("skopeo", "copy", "--src-tls-verify=false",
                   f"docker://{host}/test/skyfield/app:1.0", f"oci:{pulled}:1.0")  # fmt: skip
         assert _digest(quinn, f"{host}/test/skyfield/app:1.0") == pushed
-        refused = quinn.run_fails(
+        qa_push = quinn.run_fails(
             "skopeo", "copy", "--dest-tls-verify=false", sample_images.layout.ref("v1"),
             f"docker://{host}/test/skyfield/app:qa",
         )  # fmt: skip
-        assert "denied" in (refused.stdout + refused.stderr).lower()
+        assert "denied" in (qa_push.stdout + qa_push.stderr).lower()
 
     not_yet = _cli(server, people["jane"], "promote", "test/skyfield/app:1.0", "--to", "prod",
                    expect=1)  # fmt: skip
@@ -142,11 +142,11 @@ def test_dev_to_test_to_prod_by_digest_behind_the_gates(
         assert _blob_files(server) == stored + 2  # oras: the signature file, its empty config
         other = Layout(tmp_path / "other").hello_image("v2", text="something else")
         assert other.digest != pushed
-        refused = jane.run_fails(
+        over = jane.run_fails(
             "skopeo", "copy", "--dest-tls-verify=false", f"oci:{tmp_path / 'other'}:v2",
             f"docker://{host}/prod/skyfield/app:1.0",
         )  # fmt: skip
-        output = refused.stdout + refused.stderr
+        output = over.stdout + over.stderr
         assert "denied" in output
         assert "tag prod/skyfield/app:1.0 is immutable" in output
         assert "immutable tag rule #1 (namespace prod, tags *)" in output
