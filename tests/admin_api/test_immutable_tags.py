@@ -1,6 +1,7 @@
-"""Immutable tag rules on a running server: pushes and /v2 deletes refused with DENIED and
-the rule's message, admin deletes refused unless a registry admin overrides (audited),
-retention keeping protected tags, and who may add or lift a rule."""
+"""Tag rules and the tag's time machine on a running server: immutable tags (pushes and
+/v2 deletes refused with DENIED and the rule's message, admin deletes refused unless a
+registry admin overrides (audited), retention keeping protected tags, who may add or lift a
+rule) and reverting a tag to a digest of its history."""
 
 from __future__ import annotations
 
@@ -207,3 +208,47 @@ def test_two_first_pushes_of_a_protected_tag_at_once_leave_one_digest(world: Wor
         assert sorted(statuses) == [201, 403], statuses
         winner = payloads[statuses.index(201)]
         assert _digest_of(world, name, tag) == sha256(winner)
+
+
+def _revert(client: httpx.Client, name: str, tag: str, digest: str, **extra: Any) -> httpx.Response:
+    body = {"repository": name, "tag": tag, "digest": digest, **extra}
+    return client.post("/api/v1/tags/revert", json=body)
+
+
+def test_a_tag_reverts_to_a_digest_of_its_history(world: World) -> None:
+    name = _repository()
+    old = world.push.image(name, [os.urandom(64)], tags=("app",))
+    new = world.push.image(name, [os.urandom(64)], tags=("app",))
+    other = world.push.image(name, [os.urandom(64)], tags=("other",))
+    with world.as_user("rita") as rita:  # read only
+        assert _revert(rita, name, "app", old.digest).status_code == 403
+    with world.as_user("lena") as lena:
+        never = _revert(lena, name, "app", other.digest)
+        assert never.status_code == 404, never.text
+        assert "never pointed to" in never.json()["errors"][0]["message"]
+        r = _revert(lena, name, "app", old.digest)
+        assert r.status_code == 200, r.text
+        assert (r.json()["digest"], r.json()["previous"]) == (old.digest, new.digest)
+    assert _digest_of(world, name, "app") == old.digest
+    history = world.admin.get(
+        "/api/v1/tags/history", params={"repository": name, "tag": "app"}
+    ).json()["history"]
+    assert [(e["action"], e["digest"]) for e in history] == [
+        ("revert", old.digest), ("push", new.digest), ("push", old.digest),
+    ]  # fmt: skip
+    [event] = world.api.audit(action="tag.revert", target=f"{name}:app")
+    assert event["actor"] == "lena"
+
+    # An immutable tag moves back only by a registry admin's override.
+    _add_rule(world.admin, name, "app")
+    with world.as_user("lena") as lena:
+        refused = _revert(lena, name, "app", new.digest, override_immutable=True)
+        assert refused.status_code == 403, refused.text
+    done = _revert(world.admin, name, "app", new.digest, override_immutable=True)
+    assert done.status_code == 200, done.text
+    assert _digest_of(world, name, "app") == new.digest
+
+    # A digest that is gone since cannot come back.
+    assert world.admin.delete(f"/v2/{name}/manifests/{old.digest}").status_code == 202
+    gone = _revert(world.admin, name, "app", old.digest, override_immutable=True)
+    assert gone.status_code == 409, gone.text

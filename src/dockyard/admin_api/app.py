@@ -19,6 +19,7 @@ from dockyard.admin_api import maintenance as maintenance_routes
 from dockyard.admin_api import promotions as promotion_routes
 from dockyard.admin_api import retention as retention_routes
 from dockyard.admin_api import search as search_routes
+from dockyard.admin_api import tag_changes as tag_change_routes
 from dockyard.admin_api import usage as usage_routes
 from dockyard.admin_api import users as users_routes
 from dockyard.admin_api.dependencies import ApiState
@@ -63,6 +64,7 @@ def create_admin_api(
         retention_routes,
         immutable_routes,
         promotion_routes,
+        tag_change_routes,
         usage_routes,
         maintenance_routes,
     ):

@@ -24,6 +24,7 @@ from dockyard.cli import (
     retention,
     robots,
     search,
+    tags,
     tokens,
     usage,
     users,
@@ -59,6 +60,7 @@ app.command("gc")(gc.gc)
 app.command("usage")(usage.usage)
 app.add_typer(retention.app, name="retention")
 app.add_typer(immutable.app, name="immutable")
+app.add_typer(tags.app, name="tag")
 app.add_typer(maintenance.app, name="maintenance")
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)

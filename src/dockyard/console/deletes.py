@@ -104,6 +104,22 @@ class Deletes:
             return self._render.plain(403, _CSRF_REFUSED)
         return pairs
 
+    async def signed_form(
+        self, request: Request
+    ) -> tuple[Session, list[tuple[str, str]]] | Response:
+        """For the console's other forms: the session and the posted fields, or the answer
+        (sign in, CSRF refusal) to give instead."""
+        session = await self._session(request)
+        if session is None:
+            return self._to_signin(request)
+        posted = await self._posted(request, session)
+        if isinstance(posted, Response):
+            return posted
+        return session, posted
+
+    def refusal(self, session: Session, error: AccessError) -> Response:
+        return self._refusal(session, error)
+
     @staticmethod
     def _address(request: Request) -> str | None:
         return request.client.host if request.client else None

@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 __all__ = ["FLASH_KEYS", "flash_query", "read_flash", "without_flash"]
 
-FLASH_KEYS = ("deleted", "undo", "restored")
+FLASH_KEYS = ("deleted", "undo", "restored", "done")
 _SIGNATURE = "sig"
 _MAX = 300
 

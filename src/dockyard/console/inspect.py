@@ -25,9 +25,10 @@ from dockyard.auth.roles import Role
 from dockyard.auth.sessions import Session
 from dockyard.console.deletes import Deletes
 from dockyard.console.flash import read_flash, without_flash
+from dockyard.console.lifecycle import Lifecycle
 from dockyard.console.rendering import Renderer
 from dockyard.console.urls import image_url, layer_url, repository_url, tag_url
-from dockyard.registry import images, usage
+from dockyard.registry import images, promotion, usage
 from dockyard.registry.images import TagSort
 
 __all__ = ["Inspect"]
@@ -46,6 +47,7 @@ class Inspect:
         deletes: Deletes,
     ) -> None:
         self._deletes = deletes
+        self._lifecycle = Lifecycle(manage, deletes)
         self._manage = manage
         self._render = render
         self._session = session
@@ -84,7 +86,8 @@ class Inspect:
         )
 
     async def post(self, request: Request) -> Response:
-        """POST `/images/<name>/-/delete`, `/-/quick-delete` and `/-/undo`."""
+        """POST `/images/<name>/-/delete`, `/-/quick-delete`, `/-/undo`, `/-/revert` (a tag to
+        an earlier digest) and `/-/promote` (an image to another environment)."""
         name, _, section = request.path_params["rest"].partition(_SEPARATOR)
         name = name.strip("/")
         if section == "delete":
@@ -93,6 +96,10 @@ class Inspect:
             return await self._deletes.quick(request, name)
         if section == "undo":
             return await self._deletes.undo(request, name)
+        if section == "revert":
+            return await self._lifecycle.revert(request, name)
+        if section == "promote":
+            return await self._lifecycle.promote(request, name)
         return Response("Not Found", 404, media_type="text/plain")
 
     def _common(self, request: Request, session: Session, role: Role) -> dict[str, Any]:
@@ -102,6 +109,7 @@ class Inspect:
             "flash_deleted": flash.get("deleted", ""),
             "flash_undo": flash.get("undo", ""),
             "flash_restored": flash.get("restored", ""),
+            "flash_done": flash.get("done", ""),
             "flash_repository": request.path_params["rest"].partition(_SEPARATOR)[0].strip("/"),
             "flash_back": request.url.path + "?" + urlencode(without_flash(request)),
             "user": session.principal,
@@ -148,8 +156,13 @@ class Inspect:
         image = await run_in_threadpool(
             images.image_detail, self._manage, session.principal, name, digest
         )
+        stage = promotion.stage_of(self._manage, name)
+        later = self._manage.environments[stage.index + 1 :] if stage else ()
         return self._render.page(
-            "inspect/image.html", image=image, **self._common(request, session, image.role)
+            "inspect/image.html",
+            image=image,
+            promote_to=[environment.name for environment in later],
+            **self._common(request, session, image.role),
         )
 
 

@@ -30,6 +30,7 @@ def set_tag(
     actor: str | None,
     *,
     may_move: bool = True,
+    action: str = "push",
 ) -> int | None:
     """Point `name` at the manifest; records history when it changes. Returns the manifest
     it pointed at before, when it moved (garbage collection reviews that one).
@@ -70,7 +71,7 @@ def set_tag(
             .where(_tag.c.repository_id == repo_id, _tag.c.name == name)
             .values(manifest_id=manifest_id, updated_at=now)
         )
-    record_events(conn, repo_id, [name], digest, "push", now, actor)
+    record_events(conn, repo_id, [name], digest, action, now, actor)
     return None if current is None else int(current)
 
 
@@ -98,6 +99,15 @@ def record_events(
                 for tag in tags
             ],
         )
+
+
+def pointed_to(conn: Connection, repo_id: int, name: str, digest: str) -> bool:
+    """Whether the tag's history shows it pointing at `digest` once (pushed or reverted)."""
+    query = select(_event.c.id).where(
+        _event.c.repository_id == repo_id, _event.c.tag == name, _event.c.digest == digest,
+        _event.c.action != "delete",
+    ).limit(1)  # fmt: skip
+    return conn.execute(query).first() is not None
 
 
 def delete_tag(conn: Connection, repo_id: int, name: str) -> str | None:
