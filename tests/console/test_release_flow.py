@@ -87,7 +87,7 @@ def test_an_immutable_tag_is_marked_and_its_delete_names_the_rule(
     url = world.server.url
     sign_in(page, url, world.server.username, world.server.password)
     page.goto(f"{url}/images/dev/shop/api")
-    expect(page.locator("tbody tr").filter(has_text="1.0")).to_contain_text("immutable")
+    expect(page.locator('tr[data-tag="1.0"]')).to_contain_text("immutable")
     page.goto(f"{url}/images/dev/shop/api/-/delete?kind=tag&tag=1.0")
     expect(page.get_by_role("alert")).to_contain_text(
         f"immutable tag rule #{made.json()['id']} (namespace dev, tags 1.*)"
@@ -97,3 +97,37 @@ def test_an_immutable_tag_is_marked_and_its_delete_names_the_rule(
     assert world.http.head("/v2/dev/shop/api/manifests/1.0").status_code == 404
     [event] = world.http.get("/api/v1/audit", params={"action": "tag.delete"}).json()["events"]
     assert event["detail"]["immutable_override"] == ["dev/shop/api:1.0"]
+
+
+def test_the_environments_board_shows_what_waits_for_promotion(
+    browser_page: Page, world: World, screenshot: Screenshot
+) -> None:
+    v2 = V2(world.http)
+    payload = v2.image_manifest("dev/shop/web", [b"web one"])
+    assert v2.put_manifest("dev/shop/web", "2.0", payload).status_code == 201
+    promoted = world.http.post(
+        "/api/v1/promotions", json={"source": "dev/shop/web:2.0", "to": "test"}
+    )
+    assert promoted.status_code == 201, promoted.text
+    page = browser_page
+    url = world.server.url
+    sign_in(page, url, world.server.username, world.server.password)
+    page.get_by_role("link", name="Environments").click()
+    board = page.get_by_role("table", name="Environments board")
+    web = board.locator("tbody tr").filter(has_text="shop/web")
+    cells = web.locator("td")
+    expect(cells.nth(1)).to_contain_text("2.0")  # dev
+    expect(cells.nth(2)).to_contain_text("2.0")  # test
+    expect(cells.nth(2)).to_contain_text("waiting")  # not in prod yet
+    expect(cells.nth(1)).not_to_contain_text("waiting")  # test has it
+    expect(cells.nth(3)).to_contain_text("—")  # prod
+    expect(page.locator("#promotions")).to_contain_text("test/shop/web:2.0")
+    page.goto(f"{url}/images/dev/shop/web")  # shown on both repositories
+    expect(page.locator("#repo-promotions")).to_contain_text("test/shop/web:2.0")
+    page.goto(f"{url}/images/test/shop/web")
+    expect(page.locator("#repo-promotions")).to_contain_text("dev/shop/web:2.0")
+    page.goto(f"{url}/environments")
+    screenshot(page, "environments-board")
+    page.get_by_role("searchbox").fill("web")
+    page.get_by_role("button", name="Filter").click()
+    expect(board.locator("tbody tr")).to_have_count(1)

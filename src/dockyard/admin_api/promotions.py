@@ -13,6 +13,7 @@ from dockyard.admin_api.dependencies import Address, Caller, Context
 from dockyard.auth.manage._checks import require_active
 from dockyard.config import GateConfig
 from dockyard.registry import promotion
+from dockyard.registry.board import Board, environments_board
 
 __all__ = ["router"]
 
@@ -84,6 +85,18 @@ def environments(caller: Caller, ctx: Context) -> list[EnvironmentOut]:
         EnvironmentOut(name=e.name, position=i, gates=e.gates)
         for i, e in enumerate(ctx.environments)
     ]
+
+
+@router.get("/environments/board", summary="Per application, what each environment holds")
+def board(
+    caller: Caller,
+    ctx: Context,
+    q: Annotated[str | None, Query(max_length=255, description="Names containing this")] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Board:
+    """A page of `BOARD_PAGE_SIZE` applications: each environment's most recent tag and
+    digest, `waiting` where the next environment does not hold that digest yet."""
+    return environments_board(ctx, caller, contains=q, offset=offset)
 
 
 @router.post(

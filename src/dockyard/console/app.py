@@ -27,7 +27,7 @@ from dockyard.auth.principals import Principal, PrincipalKind
 from dockyard.auth.sessions import Session, SessionService
 from dockyard.console.admin_kit import Desk, guarded
 from dockyard.console.administration import admin_nav, admin_routes
-from dockyard.console.browse import Browse
+from dockyard.console.browse import Board, Browse
 from dockyard.console.deletes import Deletes
 from dockyard.console.garbage import GarbageScreens
 from dockyard.console.inspect import Inspect
@@ -69,6 +69,7 @@ def create_console(
 
     console = _Console(sessions, authenticator, public_url, admin_nav(manage), banner)
     browse = Browse(manage, console.render, console.session, console.to_signin)
+    board = Board(manage, console.render, console.session, console.to_signin)
     deletes = Deletes(manage, console.render, console.session, console.to_signin)
     inspect = Inspect(
         manage, console.render, console.session, console.to_signin, console.registry_host, deletes
@@ -89,6 +90,7 @@ def create_console(
         Route("/layers/{digest}", deletes.layer, methods=["GET", "HEAD"]),
         Route("/layers/{digest}", deletes.purge, methods=["POST"]),
         Route("/search", browse.search, methods=["GET", "HEAD"]),
+        Route("/environments", board.page, methods=["GET", "HEAD"]),
         Route("/signin", console.signin_form, methods=["GET", "HEAD"]),
         Route("/signin", console.signin, methods=["POST"]),
         Route("/signout", console.signout, methods=["POST"]),

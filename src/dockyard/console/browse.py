@@ -1,5 +1,6 @@
-"""The Images and Search screens (issue 4, screens 3 and 4): views over the management and
-search services, which already filter to what the caller may read.
+"""The Images, Search and Environments screens (issue 4, screens 3 and 4; the release
+flow's board): views over the management and search services, which already filter to what
+the caller may read.
 
 Images are sorted by name, last push or size, each a keyset order of `list_repositories`
 (no OFFSET, so a page costs about the same at 100,000 repositories).
@@ -25,8 +26,9 @@ from dockyard.console.flash import read_flash
 from dockyard.console.rendering import Renderer
 from dockyard.console.urls import image_url, layer_url, repository_url, tag_url
 from dockyard.registry import search as service
+from dockyard.registry.board import environments_board
 
-__all__ = ["PAGE_SIZE", "Browse"]
+__all__ = ["PAGE_SIZE", "Board", "Browse"]
 
 PAGE_SIZE = 100
 _MAX_PARAM = 512  # longer than any repository name (OCI: 255 in practice); ignore beyond
@@ -147,3 +149,45 @@ def _only_exact_repository(result: service.SearchResult, text: str) -> bool:
 def _param(request: Request, name: str) -> str | None:
     value = request.query_params.get(name, "").strip()
     return value[:_MAX_PARAM] or None
+
+
+class Board:
+    """GET `/environments`: the environments board."""
+
+    def __init__(
+        self,
+        manage: ManageContext,
+        render: Renderer,
+        session: Callable[[Request], Awaitable[Session | None]],
+        to_signin: Callable[[Request], Response],
+    ) -> None:
+        self._manage = manage
+        self._render = render
+        self._session = session
+        self._to_signin = to_signin
+
+    async def page(self, request: Request) -> Response:
+        session = await self._session(request)
+        if session is None:
+            return self._to_signin(request)
+        contains = _param(request, "q")
+        try:
+            offset = max(0, min(int(request.query_params.get("offset", "0")), 10_000_000))
+        except ValueError:
+            offset = 0
+        found = await run_in_threadpool(
+            lambda: environments_board(
+                self._manage, session.principal, contains=contains, offset=offset
+            )
+        )
+        return self._render.page(
+            "environments/board.html",
+            user=session.principal,
+            csrf_token=session.csrf_token,
+            active="environments",
+            board=found,
+            contains=contains or "",
+            repository_url=repository_url,
+            tag_url=tag_url,
+            image_url=image_url,
+        )

@@ -136,11 +136,15 @@ class Inspect:
         storage = await run_in_threadpool(
             usage.repository_usage, self._manage, session.principal, name
         )
+        promotions = await run_in_threadpool(
+            lambda: promotion.history(self._manage, session.principal, repository=name, limit=20)
+        )
         return self._render.page(
             "inspect/repository.html",
             page=page,
             repo=page.repository,
             storage=storage,
+            promotions=promotions,
             **self._common(request, session, page.role),
         )
 
