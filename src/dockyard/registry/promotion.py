@@ -26,22 +26,19 @@ from dockyard.auth.principals import Principal, PrincipalKind
 from dockyard.auth.roles import Role
 from dockyard.auth.snapshot import AccessSnapshot
 from dockyard.config import EnvironmentConfig
-from dockyard.metadata.locks import lock_digests
-from dockyard.metadata.queries import blobs as blob_queries
 from dockyard.metadata.queries import deletes as dq
 from dockyard.metadata.queries import gc_queue, groups, repositories
 from dockyard.metadata.queries import manifests as manifest_queries
 from dockyard.metadata.queries import promotions as q
-from dockyard.metadata.queries.deletes import ManifestInfo
 from dockyard.registry import mediatypes as mt
-from dockyard.registry import quotas
 from dockyard.registry.delete_plans import cosign_tags
 from dockyard.registry.digests import parse_digest
 from dockyard.registry.errors import Denied, RegistryError
 from dockyard.registry.image_config import MAX_CONFIG_BYTES, parse_image_config
+from dockyard.registry.image_copy import copy_image
 from dockyard.registry.manifest_parser import parse_manifest
-from dockyard.registry.manifests import insert_manifest, point_tag
-from dockyard.registry.names import namespace_of, validate_name, validate_tag
+from dockyard.registry.manifests import point_tag
+from dockyard.registry.names import validate_name, validate_tag
 from dockyard.registry.promotion_gates import GateFacts, GateResult, decide
 from dockyard.registry.types import ParsedManifest, ReferenceKind
 from dockyard.storage.base import StorageError
@@ -263,76 +260,6 @@ def _facts(
 # -- the copy (one write transaction) ------------------------------------------------------
 
 
-def _closure(
-    conn: Connection, repo_id: int, root: ManifestInfo
-) -> tuple[dict[int, ManifestInfo], dict[str, int]]:
-    """The image with the children of an index and its accessories, recursively (a
-    signature's own signature too); and the cosign-scheme tags among them (name -> id)."""
-    found = {root.id: root}
-    accessory_tags: dict[str, int] = {}
-    frontier = [root]
-    while frontier:
-        ids = [m.id for m in frontier]
-        digests = [m.digest for m in frontier]
-        added = dq.manifests_by_ids(conn, dq.children_of(conn, ids) - found.keys())
-        added += dq.referrers_of(conn, repo_id, digests)
-        names = [name for digest in digests for name in cosign_tags(digest)]
-        tagged = dq.tags_by_name(conn, repo_id, names)
-        accessory_tags.update({name: manifest_id for name, (manifest_id, _) in tagged.items()})
-        added += dq.manifests_by_ids(conn, {i for i, _ in tagged.values()} - found.keys())
-        frontier = []
-        for info in added:
-            if info.id not in found:
-                found[info.id] = info
-                frontier.append(info)
-    return found, accessory_tags
-
-
-def _store_manifests(
-    conn: Connection,
-    target_id: int,
-    members: dict[int, ManifestInfo],
-    at: int,
-    actor: str | None,
-) -> dict[int, int]:
-    """Each member stored in the target, children before the indexes listing them; returns
-    source id -> target id."""
-    payloads = dq.payloads(conn, members)
-    parsed = {i: parse_manifest(payloads[i], m.media_type) for i, m in members.items()}
-    children = {
-        i: {d.digest for kind, d in p.references() if kind is ReferenceKind.CHILD}
-        for i, p in parsed.items()
-    }
-    stored: dict[int, int] = {}
-    done: set[str] = set()
-    while len(stored) < len(members):
-        ready = [i for i in members if i not in stored and children[i] <= done]
-        if not ready:  # pragma: no cover - an index's children are in the closure
-            raise Conflict("an index lists a manifest that is gone; promote again")
-        for i in sorted(ready, key=lambda i: members[i].digest):
-            info = members[i]
-            stored[i] = insert_manifest(
-                conn, target_id, info.digest, payloads[i], parsed[i], at, actor
-            )
-            done.add(info.digest)
-    return stored
-
-
-def _link_blobs(
-    conn: Connection, source_id: int, target_id: int, target: str, digests: set[str], at: int
-) -> None:
-    """Link every blob in the target, under the digest locks (as a mount does, against GC
-    deleting the same digest: docs/design.md, "Promotion")."""
-    ordered = sorted(digests)
-    lock_digests(conn, ordered)
-    for digest in ordered:
-        size = blob_queries.linked_size(conn, source_id, digest)
-        if size is None:  # pragma: no cover - the source's manifests keep their links
-            raise Conflict(f"blob {digest} left the source while promoting; promote again")
-        quotas.check_blob(conn, target, digest, size)
-        blob_queries.link_blob(conn, target_id, digest, at)
-
-
 def _copy(
     ctx: ManageContext,
     conn: Connection,
@@ -350,26 +277,18 @@ def _copy(
         now_at = dq.tags_by_name(conn, source_id, [tag]).get(tag)
         if now_at is None or now_at[1] != digest:
             raise Conflict(f"{repository}:{tag} moved while promoting; promote again")
-    members, accessory_tags = _closure(conn, source_id, roots[0])
     target_repository, target_tag = target
-    target_id = repositories.ensure_repository(
-        conn, target_repository, namespace_of(target_repository), at
-    )
-    blobs = q.linked_blobs(conn, members)
-    _link_blobs(conn, source_id, target_id, target_repository, blobs, at)
-    stored = _store_manifests(conn, target_id, members, at, caller.name)
-    # Reviewed like a push by digest: what the tags below reach stays.
-    gc_queue.enqueue_manifests(conn, stored.values(), at, touched_at=at)
-    tags = {target_tag: roots[0].id, **accessory_tags}
-    for name, member in tags.items():
+    copied = copy_image(conn, source_id, roots[0], target_repository, at, caller.name)
+    tags = {target_tag: (copied.root_id, digest), **copied.accessory_tags}
+    for name, (manifest_id, manifest_digest) in tags.items():
         previous = point_tag(
-            conn, target_id, target_repository, name, stored[member], members[member].digest,
+            conn, copied.target_id, target_repository, name, manifest_id, manifest_digest,
             at, caller.name,
         )  # fmt: skip
         if previous is not None:
             gc_queue.enqueue_manifests(conn, [previous], at)
-    repositories.mark_pushed(conn, target_id, at)
-    return len(stored), len(blobs)
+    repositories.mark_pushed(conn, copied.target_id, at)
+    return copied.manifests, copied.blobs
 
 
 def promote(
