@@ -21,7 +21,7 @@ from dockyard.metadata.queries.deletes import ManifestInfo
 from dockyard.registry import quotas
 from dockyard.registry.delete_plans import cosign_tags
 from dockyard.registry.manifest_parser import parse_manifest
-from dockyard.registry.manifests import insert_manifest
+from dockyard.registry.manifest_rows import insert_manifest
 from dockyard.registry.names import namespace_of
 from dockyard.registry.types import ReferenceKind
 

@@ -37,7 +37,7 @@ from dockyard.registry.errors import Denied, RegistryError
 from dockyard.registry.image_config import MAX_CONFIG_BYTES, parse_image_config
 from dockyard.registry.image_copy import copy_image
 from dockyard.registry.manifest_parser import parse_manifest
-from dockyard.registry.manifests import point_tag
+from dockyard.registry.manifest_rows import point_tag
 from dockyard.registry.names import validate_name, validate_tag
 from dockyard.registry.promotion_gates import GateFacts, GateResult, decide
 from dockyard.registry.types import ParsedManifest, ReferenceKind

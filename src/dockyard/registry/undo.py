@@ -22,7 +22,7 @@ from dockyard.metadata.queries import tags as tag_queries
 from dockyard.registry.delete_plans import TagRef, admin_repository
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.manifest_parser import parse_manifest
-from dockyard.registry.manifests import insert_manifest
+from dockyard.registry.manifest_rows import insert_manifest
 from dockyard.registry.types import ParsedManifest, ReferenceKind
 
 __all__ = ["UndoResult", "undo"]
