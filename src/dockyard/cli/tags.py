@@ -1,5 +1,5 @@
-"""`dockyard tag`: a tag's history (`history`) and its time machine (`revert`: point it
-back at a digest it pointed to before)."""
+"""`dockyard tag`: a tag's history (`history`), its time machine (`revert`: point it
+back at a digest it pointed to before), and tags that follow tags (`follow`, `unfollow`)."""
 
 from __future__ import annotations
 
@@ -62,3 +62,24 @@ def revert(
         return
     was = f" (was {done['previous']})" if done["previous"] else " (it had been deleted)"
     say(f"{repository}:{tag} now points to {done['digest']}{was}.")
+
+
+@app.command()
+@admin_command
+def follow(
+    client: AdminClient,
+    ref: TagRef,
+    source: Annotated[str, typer.Argument(help="The tag it follows: REPOSITORY:TAG.")],
+) -> None:
+    """Make the tag follow another tag: it moves whenever that one moves."""
+    row = client.put("/tags/follow", {"tag": ref, "follows": source})
+    say(f"{row['repository']}:{row['tag']} follows {row['source_repository']}:"
+        f"{row['source_tag']}.")  # fmt: skip
+
+
+@app.command()
+@admin_command
+def unfollow(client: AdminClient, ref: TagRef) -> None:
+    """Stop following; the tag keeps the digest it has."""
+    client.delete("/tags/follow", params={"tag": ref})
+    say(f"{ref} follows no tag any more.")

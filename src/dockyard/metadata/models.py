@@ -253,6 +253,25 @@ class PromotionApproval(Base):
     note: Mapped[str | None] = mapped_column(String(512))
 
 
+class TagFollow(Base):
+    """A tag that follows another tag (the spec's nested tags): whenever the source tag
+    moves, the follower moves to the same digest in the same transaction, as a real tag
+    clients resolve like any other. By name: a repository deleted ends its follows."""
+
+    __tablename__ = "tag_follow"
+    __table_args__ = (
+        UniqueConstraint("repository", "tag"),
+        Index("ix_tag_follow_source", "source_repository", "source_tag"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(NAME)
+    tag: Mapped[str] = mapped_column(String(128))
+    source_repository: Mapped[str] = mapped_column(NAME)
+    source_tag: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str | None] = mapped_column(NAME)
+
+
 class Upload(Base):
     """A resumable blob upload, visible to every worker and surviving restarts.
 

@@ -23,6 +23,7 @@ from dockyard.auth.principals import Principal
 from dockyard.auth.roles import Role
 from dockyard.auth.snapshot import AccessSnapshot
 from dockyard.metadata.queries import images as queries
+from dockyard.metadata.queries import tag_follows as follow_queries
 from dockyard.metadata.queries.images import ImageTag, TagEventRow, TagSort
 from dockyard.metadata.queries.repositories import repository_id
 from dockyard.metadata.queries.repository_details import RepositoryRow, repository_detail
@@ -86,6 +87,7 @@ class TagView:
     accessories: int
     also: tuple[ImageTag, ...]  # other tags on the same image, here and elsewhere
     last_pulled_at: int | None  # by this tag (batched: up to a quarter minute behind)
+    follows: str | None = None  # `repository:tag` this tag follows (registry.tag_follows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +246,7 @@ def repository_page(
             conn, [row.digest for row in rows], readable(snapshot, caller), _NESTED_TAG_LIMIT
         )
         locked = {hit.tag for hit in protected_tags(conn, ((name, row.name) for row in rows))}
+        follows = follow_queries.following(conn, name, [row.name for row in rows])
     tags = []
     for row in rows:
         platforms: tuple[str, ...] = ()
@@ -268,9 +271,14 @@ def repository_page(
                 accessories=row.accessories,
                 also=also,
                 last_pulled_at=row.last_pulled_at,
+                follows=_followed(follows.get(row.name)),
             )
         )
     return RepositoryPage(repository, role, tuple(tags), total, sort, offset, TAG_PAGE_SIZE)
+
+
+def _followed(row: follow_queries.FollowRow | None) -> str | None:
+    return None if row is None else f"{row.source_repository}:{row.source_tag}"
 
 
 def tag_detail(ctx: ManageContext, caller: Principal, name: str, tag: str) -> TagDetail:

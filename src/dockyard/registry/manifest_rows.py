@@ -101,6 +101,8 @@ def point_tag(
     digest: str,
     at: int,
     actor: str | None,
+    *,
+    action: str = "push",
 ) -> int | None:
     """Point the tag at the pushed manifest (the manifest it replaced, if it moved). A tag an
     immutable tag rule protects may be created, or pushed again with its digest, never moved:
@@ -108,8 +110,9 @@ def point_tag(
     protected = immutability.rule_for(conn, name, tag)
     try:
         return tags.set_tag(
-            conn, repo_id, tag, manifest_id, digest, at, actor, may_move=protected is None
-        )
+            conn, repo_id, tag, manifest_id, digest, at, actor, may_move=protected is None,
+            action=action,
+        )  # fmt: skip
     except tags.TagMoveRefused as refused:
         if protected is None:  # pragma: no cover - only raised when protected
             raise

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dockyard.metadata.queries import audit, gc_queue, repositories, tags
 from dockyard.metadata.queries import manifests as manifest_queries
-from dockyard.registry import diff_ids, immutability, quotas
+from dockyard.registry import diff_ids, immutability, quotas, tag_follows
 from dockyard.registry import mediatypes as mt
 from dockyard.registry.context import Absent, RegistryContext, now
 from dockyard.registry.digests import algorithm_of, compute, parse_digest
@@ -186,6 +186,7 @@ class ManifestService:
                 previous = point_tag(conn, repo_id, name, tag, manifest_id, digest, at, actor)
                 if previous is not None:
                     gc_queue.enqueue_manifests(conn, [previous], at)
+                tag_follows.propagate(conn, name, tag, at, actor)
             repositories.mark_pushed(conn, repo_id, at)
             target = f"{name}:{tag}" if tag else f"{name}@{digest}"
             audit.record(

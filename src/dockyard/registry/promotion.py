@@ -31,15 +31,16 @@ from dockyard.metadata.queries import gc_queue, groups, repositories
 from dockyard.metadata.queries import manifests as manifest_queries
 from dockyard.metadata.queries import promotions as q
 from dockyard.registry import mediatypes as mt
+from dockyard.registry import tag_follows
 from dockyard.registry.delete_plans import cosign_tags
-from dockyard.registry.digests import parse_digest
 from dockyard.registry.errors import Denied, RegistryError
 from dockyard.registry.image_config import MAX_CONFIG_BYTES, parse_image_config
 from dockyard.registry.image_copy import copy_image
 from dockyard.registry.manifest_parser import parse_manifest
 from dockyard.registry.manifest_rows import point_tag
-from dockyard.registry.names import validate_name, validate_tag
+from dockyard.registry.names import validate_tag
 from dockyard.registry.promotion_gates import GateFacts, GateResult, decide
+from dockyard.registry.references import parse_reference
 from dockyard.registry.types import ParsedManifest, ReferenceKind
 from dockyard.storage.base import StorageError
 
@@ -50,7 +51,6 @@ __all__ = [
     "Stage",
     "approve",
     "history",
-    "parse_reference",
     "promote",
     "stage_of",
 ]
@@ -110,23 +110,6 @@ class PromotionRefused(Forbidden):
 
 
 # -- names -------------------------------------------------------------------------------
-
-
-def parse_reference(reference: str) -> tuple[str, str | None, str | None]:
-    """`repo:tag` or `repo@digest` -> (repository, tag, digest)."""
-    try:
-        if "@" in reference:
-            repository, _, digest = reference.partition("@")
-            validate_name(repository)
-            return repository, None, parse_digest(digest)
-        repository, sep, tag = reference.rpartition(":")
-        if not sep or "/" in tag:
-            raise InvalidRequest(f"{reference!r}: expected REPOSITORY:TAG or REPOSITORY@DIGEST")
-        validate_name(repository)
-        validate_tag(tag)
-    except RegistryError as err:
-        raise InvalidRequest(f"{reference!r}: {err.message}") from None
-    return repository, tag, None
 
 
 def _environment(ctx: ManageContext, name: str) -> tuple[int, EnvironmentConfig]:
@@ -287,6 +270,7 @@ def _copy(
         )  # fmt: skip
         if previous is not None:
             gc_queue.enqueue_manifests(conn, [previous], at)
+    tag_follows.propagate(conn, target_repository, target_tag, at, caller.name)
     repositories.mark_pushed(conn, copied.target_id, at)
     return copied.manifests, copied.blobs
 

@@ -17,6 +17,7 @@ from dockyard.auth.principals import Principal
 from dockyard.auth.roles import Role
 from dockyard.metadata.queries import gc_queue, repositories, tags
 from dockyard.metadata.queries import manifests as manifest_queries
+from dockyard.registry import tag_follows
 from dockyard.registry.digests import parse_digest
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.immutability import refuse_unless_overridden, rule_for
@@ -82,6 +83,7 @@ def revert_tag(
             raise Forbidden(hit.message if hit else f"{repository}:{tag} is immutable") from None
         if previous is not None:
             gc_queue.enqueue_manifests(conn, [previous], at)
+        tag_follows.propagate(conn, repository, tag, at, caller.name)
         detail: dict[str, object] = {
             "digest": digest,
             "previous": before.digest if before else None,
