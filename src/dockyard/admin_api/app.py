@@ -19,6 +19,7 @@ from dockyard.admin_api import retention as retention_routes
 from dockyard.admin_api import search as search_routes
 from dockyard.admin_api import usage as usage_routes
 from dockyard.admin_api import users as users_routes
+from dockyard.admin_api import webhooks as webhook_routes
 from dockyard.admin_api.dependencies import ApiState
 from dockyard.admin_api.errors import install_error_handlers
 from dockyard.auth.authenticator import Authenticator
@@ -61,6 +62,7 @@ def create_admin_api(
         retention_routes,
         usage_routes,
         maintenance_routes,
+        webhook_routes,
     ):
         app.include_router(module.router)
     return app

@@ -35,6 +35,7 @@ class ManageContext:
     # Told about every finished garbage collection run (mode, figures, seconds): metrics.
     gc_observer: Callable[[str, dict[str, int], float], None] | None = None
     read_only: bool = False  # the `read_only` setting: maintenance mode whatever the switch
+    webhook_retry_seconds: int = 86_400  # a redelivery is retried this long (webhook_max_age)
 
     @classmethod
     def from_settings(
@@ -64,6 +65,7 @@ class ManageContext:
             retention_interval_seconds=settings.retention_interval_minutes * 60,
             gc_observer=gc_observer,
             read_only=settings.read_only,
+            webhook_retry_seconds=settings.webhook_max_age_seconds,
         )
 
     def now(self) -> int:
