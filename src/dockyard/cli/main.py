@@ -25,6 +25,7 @@ from dockyard.cli import (
     tokens,
     usage,
     users,
+    webhooks,
 )
 from dockyard.cli.serve import serve
 
@@ -54,6 +55,7 @@ app.command("gc")(gc.gc)
 app.command("usage")(usage.usage)
 app.add_typer(retention.app, name="retention")
 app.add_typer(maintenance.app, name="maintenance")
+app.add_typer(webhooks.app, name="webhooks")
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 app.command("doctor")(doctor.doctor)
