@@ -179,3 +179,41 @@ def test_secrets_are_generated_returned_once_and_validated(ctx: ManageContext) -
     with pytest.raises(InvalidRequest):
         webhooks.create_endpoint(ctx, OPERATOR, None, "bad",
                                  EndpointSpec(url="https://x.test/", actions=["pull"]))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("action", "target", "detail", "expected"),
+    [
+        ("image.promote", "prod/api:1.4",
+         {"digest": "sha256:" + "d" * 64, "source": "test/api", "target": "prod/api",
+          "tag": "1.4"},
+         [("promote", "prod/api", {"tag": "1.4", "fromRepository": "test/api"})]),
+        ("repository.delete", "repository:dev/old", {}, [("delete", "dev/old", {})]),
+        ("retention.remove", "dev/api:build-1", {"digest": "sha256:" + "e" * 64},
+         [("delete", "dev/api", {"tag": "build-1", "digest": "sha256:" + "e" * 64})]),
+        ("layer.purge", "layer:sha256:" + "f" * 64,
+         {"manifests": ["dev/a@sha256:" + "1" * 64, "prod/b@sha256:" + "2" * 64]},
+         [("delete", "dev/a", {"digest": "sha256:" + "1" * 64}),
+          ("delete", "prod/b", {"digest": "sha256:" + "2" * 64})]),
+    ],
+)  # fmt: skip
+def test_each_action_becomes_its_events(
+    db: Database,
+    ctx: ManageContext,
+    action: str,
+    target: str,
+    detail: dict[str, object],
+    expected: list[tuple[str, str, dict[str, str]]],
+) -> None:
+    _endpoint(ctx)
+    with db.write() as conn:
+        audit.record(conn, at=1_000, actor="jane", action=action, target=target, detail=detail)
+    (claimed,) = _claim(db)
+    events = json.loads(claimed.body)["events"]
+    assert [(e["action"], e["target"]["repository"]) for e in events] == [
+        (a, r) for a, r, _ in expected
+    ]
+    for event, (_, _, fields) in zip(events, expected, strict=True):
+        assert fields.items() <= event["target"].items()
+    assert len({e["id"] for e in events}) == len(events)
+    assert {e["request"]["id"] for e in events} == {events[0]["request"]["id"]}  # one request
