@@ -50,6 +50,7 @@ __all__ = [
     "Origin",
     "Route",
     "Routes",
+    "TableRoutes",
     "attach_routes",
     "enqueue",
     "load_routes",
@@ -102,13 +103,32 @@ class Route:
 class Routes(Protocol):
     """The worker's view of the enabled endpoints (registry/webhooks/routing.py)."""
 
-    origin: Origin
-    retry_seconds: int  # how long a new delivery is retried (the webhook_max_age setting)
+    @property
+    def origin(self) -> Origin:
+        """Who the events say generated them."""
+        ...
+
+    @property
+    def retry_seconds(self) -> int:
+        """How long a new delivery is retried (the webhook_max_age_seconds setting)."""
+        ...
 
     def endpoints(self, conn: Connection) -> Sequence[Route]:
         """The enabled endpoints, current for this transaction's action (see the
         implementation for the guarantee)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class TableRoutes:
+    """`Routes` that read the endpoints in every recording transaction: for processes that
+    hold no access snapshot (the CLI on the data directory), and the default."""
+
+    origin: Origin
+    retry_seconds: int = _DEFAULT_RETRY
+
+    def endpoints(self, conn: Connection) -> Sequence[Route]:
+        return load_routes(conn)
 
 
 def attach_routes(engine: Engine, routes: Routes) -> None:
@@ -256,13 +276,13 @@ def enqueue(
     facts = _facts(action, target, detail or {})
     if not facts:
         return 0
-    routes: Routes | None = conn.get_execution_options().get(_OPTION)
-    endpoints = routes.endpoints(conn) if routes is not None else load_routes(conn)
+    routes: Routes = conn.get_execution_options().get(_OPTION) or TableRoutes(Origin.here())
+    endpoints = routes.endpoints(conn)
     chosen = [(e, [f for f in facts if e.wants(f.action, f.repository)]) for e in endpoints]
     chosen = [(e, wanted) for e, wanted in chosen if wanted]
     if not chosen:
         return 0
-    origin = routes.origin if routes is not None else Origin.here()
+    origin = routes.origin
     contents = _contents(conn, facts)
     request_id = str(uuid.uuid4())
     events = {
@@ -277,7 +297,7 @@ def enqueue(
         )
         for f in facts
     }
-    keep = retry_seconds or (routes.retry_seconds if routes is not None else _DEFAULT_RETRY)
+    keep = retry_seconds or routes.retry_seconds
     rows = []
     for endpoint, wanted in chosen:
         entries = [events[id(f)] for f in wanted]
