@@ -40,13 +40,14 @@ from dockyard.draining import GENERATION_ENV, GENERATION_FILE_ENV, DrainOnReload
 from dockyard.forwarded import ForwardedClient
 from dockyard.logs import configure_logging
 from dockyard.metadata.db import Database
+from dockyard.metadata.outbox import Origin, attach_routes
 from dockyard.observability import (
     RequestObserver,
     metrics_endpoint,
     observe_gc_run,
     observe_read_only,
 )
-from dockyard.registry import diff_ids, gc, retention
+from dockyard.registry import diff_ids, gc, retention, webhooks
 from dockyard.registry.context import Limits, RegistryContext
 from dockyard.registry.pulls import FLUSH_SECONDS, PullRecorder
 from dockyard.registry.services import RegistryServices
@@ -90,6 +91,13 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
     )
     services = RegistryServices.build(RegistryContext(db, store, limits))
     access_cache = AccessCache(db)
+    origin = Origin(
+        f"{socket.gethostname()}:{settings.port}", str(uuid.uuid4()), settings.public_url
+    )
+    attach_routes(
+        db.writer,
+        webhooks.EndpointRoutes(access_cache, origin, settings.webhook_max_age_seconds),
+    )
     directories = [Directory(config) for config in settings.directories]
     policy = SignInPolicy(
         failure_limit=settings.login_failure_limit,
@@ -179,6 +187,8 @@ def create_app(settings: Settings) -> ASGIApp:
                 tasks.start_soon(_apply_retention, parts.manage, stopping)
             tasks.start_soon(_backfill_diff_ids, parts)
             tasks.start_soon(_flush_pulls, parts.services.pulls)
+            dispatcher = webhooks.Dispatcher(parts.db, settings.webhooks)
+            tasks.start_soon(dispatcher.run, stopping)
             try:
                 yield
             finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ __all__ = [
     "GateConfig",
     "GcSettings",
     "Settings",
+    "WebhookSettings",
     "load_settings",
 ]
 
@@ -131,6 +133,20 @@ class GcSettings:
     untagged: bool = True
     interval_seconds: int = 3_600
     upload_expiry_seconds: int = 72 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """How webhooks are sent and retried (Settings' `webhook_*` fields)."""
+
+    timeout_seconds: float = 10.0
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 3_600.0
+    max_attempts: int = 20
+    max_age_seconds: int = 86_400
+    poll_seconds: float = 1.0
+    keep_days: int = 14
+    allowed_networks: tuple[str, ...] = ()
 
 
 class Settings(BaseSettings):
@@ -328,6 +344,41 @@ class Settings(BaseSettings):
         description="Start in read-only maintenance mode: pulls work, pushes and deletes are "
         "refused. `dockyard maintenance on|off` switches it at run time for every worker.",
     )
+    webhook_timeout_seconds: float = Field(
+        10, gt=0, le=120,
+        description="A webhook request must connect and be answered within this long.",
+    )  # fmt: skip
+    webhook_retry_base_seconds: float = Field(
+        5, gt=0,
+        description="A failed webhook delivery is retried after this long, then twice as "
+        "long after each further failure (up to webhook_retry_max_seconds), with jitter.",
+    )  # fmt: skip
+    webhook_retry_max_seconds: float = Field(
+        3_600, gt=0, description="The longest wait between two attempts of a delivery."
+    )
+    webhook_max_attempts: int = Field(
+        20, ge=1, description="A delivery is marked failed after this many attempts."
+    )
+    webhook_max_age_seconds: int = Field(
+        86_400, ge=1,
+        description="A delivery still failing this long after its event is marked failed "
+        "(a redelivery from the console or the CLI starts this window again).",
+    )  # fmt: skip
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0,
+        description="How often each worker looks for due webhook deliveries (one indexed "
+        "read; every worker of every replica sends, each delivery claimed by one).",
+    )  # fmt: skip
+    webhook_keep_days: int = Field(
+        14, ge=1,
+        description="Delivered and failed webhook deliveries stay in the delivery log this "
+        "long.",
+    )  # fmt: skip
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks (e.g. 10.20.0.0/16) webhooks may be sent to although they are "
+        "private or local; every other private, loopback and link-local address is refused.",
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     access_log: bool = Field(True, description="Log one structured line per request.")
 
@@ -342,6 +393,15 @@ class Settings(BaseSettings):
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: set both or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_networks(self) -> Settings:
+        for cidr in self.webhook_allowed_networks:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"webhook_allowed_networks: {exc}") from None
         return self
 
     @property
@@ -389,6 +449,19 @@ class Settings(BaseSettings):
             untagged=self.gc_untagged,
             interval_seconds=self.gc_interval_minutes * 60,
             upload_expiry_seconds=self.upload_expiry_hours * 3600,
+        )
+
+    @property
+    def webhooks(self) -> WebhookSettings:
+        return WebhookSettings(
+            timeout_seconds=self.webhook_timeout_seconds,
+            retry_base_seconds=self.webhook_retry_base_seconds,
+            retry_max_seconds=self.webhook_retry_max_seconds,
+            max_attempts=self.webhook_max_attempts,
+            max_age_seconds=self.webhook_max_age_seconds,
+            poll_seconds=self.webhook_poll_seconds,
+            keep_days=self.webhook_keep_days,
+            allowed_networks=tuple(self.webhook_allowed_networks),
         )
 
     @property

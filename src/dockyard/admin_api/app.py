@@ -22,6 +22,7 @@ from dockyard.admin_api import search as search_routes
 from dockyard.admin_api import tag_changes as tag_change_routes
 from dockyard.admin_api import usage as usage_routes
 from dockyard.admin_api import users as users_routes
+from dockyard.admin_api import webhooks as webhook_routes
 from dockyard.admin_api.dependencies import ApiState
 from dockyard.admin_api.errors import install_error_handlers
 from dockyard.auth.authenticator import Authenticator
@@ -67,6 +68,7 @@ def create_admin_api(
         tag_change_routes,
         usage_routes,
         maintenance_routes,
+        webhook_routes,
     ):
         app.include_router(module.router)
     return app

@@ -295,11 +295,15 @@ def _local_transport(settings: Settings, os_user: str) -> Iterator[httpx.BaseTra
     from dockyard.auth.manage import ManageContext
     from dockyard.auth.principals import Principal
     from dockyard.metadata.db import Database
+    from dockyard.metadata.outbox import Origin, TableRoutes, attach_routes
 
     db = Database(settings.sqlalchemy_url)
     try:
         if not db.at_head():
             db.migrate()
+        # webhook events of what this CLI changes: as the server would describe them
+        routes = TableRoutes(Origin.here(settings.public_url), settings.webhook_max_age_seconds)
+        attach_routes(db.writer, routes)
         context = ManageContext.from_settings(db, settings)
         app = create_admin_api(context, operator=Principal.operator(os_user))
         with start_blocking_portal() as portal:

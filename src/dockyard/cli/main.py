@@ -28,6 +28,7 @@ from dockyard.cli import (
     tokens,
     usage,
     users,
+    webhooks,
 )
 from dockyard.cli.serve import serve
 
@@ -62,6 +63,7 @@ app.add_typer(retention.app, name="retention")
 app.add_typer(immutable.app, name="immutable")
 app.add_typer(tags.app, name="tag")
 app.add_typer(maintenance.app, name="maintenance")
+app.add_typer(webhooks.app, name="webhooks")
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 app.command("doctor")(doctor.doctor)

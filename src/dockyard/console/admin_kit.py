@@ -74,6 +74,10 @@ _FLASH = {
     "retention-deleted": "Retention policy removed.",
     "retention-ran": "Retention policy run: removed tags are listed below, restorable.",
     "tag-restored": "Tag restored.",
+    "webhook-enabled": "Webhook enabled.",
+    "webhook-disabled": "Webhook disabled: new events are not sent to it.",
+    "webhook-removed": "Webhook removed, with its delivery log.",
+    "webhook-redelivered": "The delivery will be sent again within seconds.",
 }
 
 

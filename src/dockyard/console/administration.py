@@ -3,7 +3,7 @@ repository admins on what they administer.
 
 Users and groups (admin_people.py), namespaces, repositories and their grants
 (admin_access.py), robots and the audit log (admin_robots.py), retention policies
-(admin_retention.py); admin_kit.py holds what
+(admin_retention.py), webhooks (admin_webhooks.py); admin_kit.py holds what
 they share. Every page is a GET; every change is a CSRF-checked POST to the page it was
 made on, answered by a 303 back to it (POST-redirect-GET) with a flash message, or by the
 same page with the service's refusal and its status (400, 403, 404, 409).
@@ -26,6 +26,7 @@ from dockyard.console.admin_kit import Desk, guarded
 from dockyard.console.admin_people import People
 from dockyard.console.admin_retention import Retention
 from dockyard.console.admin_robots import Robots
+from dockyard.console.admin_webhooks import Webhooks
 from dockyard.console.rendering import Renderer
 
 __all__ = ["admin_nav", "admin_routes"]
@@ -49,7 +50,7 @@ def admin_routes(
 ) -> list[BaseRoute]:
     desk = Desk(manage, render, session, to_signin, registry_host)
     people, access, robots = People(desk), Access(desk), Robots(desk)
-    kept = Retention(desk)
+    kept, hooks = Retention(desk), Webhooks(desk)
     table: list[tuple[str, Callable[[Request], Awaitable[Response]], list[str]]] = [
         ("/admin", access.landing, _READ),
         ("/admin/users", people.user_list, _READ),
@@ -72,5 +73,7 @@ def admin_routes(
         ("/admin/audit", robots.audit_log, _READ),
         ("/admin/retention", kept.page, _READ),
         ("/admin/retention", kept.change, _WRITE),
+        ("/admin/webhooks", hooks.page, _READ),
+        ("/admin/webhooks", hooks.change, _WRITE),
     ]
     return [Route(path, guarded(handler), methods=methods) for path, handler, methods in table]

@@ -58,6 +58,8 @@ __all__ = [
     "Upload",
     "User",
     "UserGroup",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "table_of",
 ]
 
@@ -620,6 +622,57 @@ class JobLease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookEndpoint(Base):
+    """A URL told about pushes, deletes, promotions and tag moves (registry/webhooks).
+    `actions` is a comma-separated subset of the webhook actions; `repositories` optional
+    comma-separated globs a repository name must match (NULL: every repository). `secret`
+    keys the HMAC signature; it is never shown again after creation."""
+
+    __tablename__ = "webhook_endpoint"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(Text)
+    actions: Mapped[str] = mapped_column(String(128))
+    repositories: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    verify_tls: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str | None] = mapped_column(NAME)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one envelope for one endpoint, written in the transaction of the action
+    it tells about, sent after commit by whichever dispatcher claims it (docs/design.md,
+    "Webhooks"). `body` is the exact bytes sent and signed on every attempt. `status`:
+    pending (due at `next_attempt_at`), delivered, failed (gave up: too many attempts, or
+    `retry_until` passed). `claim` names the
+    attempt in flight; its outcome is recorded only while the claim is still its own."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        Index("ix_webhook_delivery_status", "status", "next_attempt_at"),
+        Index("ix_webhook_delivery_endpoint_id", "endpoint_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoint.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(36))  # the first event's id
+    actions: Mapped[str] = mapped_column(String(128))  # of the events, comma-separated
+    target: Mapped[str | None] = mapped_column(String(512))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger)
+    retry_until: Mapped[int] = mapped_column(BigInteger)  # no attempt is made after it
+    last_attempt_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the HTTP status, if any
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger)
+    claim: Mapped[str | None] = mapped_column(String(64))
 
 
 def table_of(model: type[Base]) -> Table:

@@ -8,7 +8,7 @@ import anyio
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from dockyard.metadata.queries import audit, gc_queue, repositories, tags
+from dockyard.metadata.queries import audit, gc_queue, repositories, tags, webhooks
 from dockyard.metadata.queries import manifests as manifest_queries
 from dockyard.registry import diff_ids, immutability, quotas, tag_follows
 from dockyard.registry import mediatypes as mt
@@ -179,6 +179,7 @@ class ManifestService:
             quotas.check_manifest(conn, name, repo_id, digest)
             manifest_id = insert_manifest(conn, repo_id, digest, payload, parsed, at, actor)
             diff_ids.record(conn, pending)
+            detail: dict[str, str | None] = {"digest": digest}
             if tag is None:
                 # Nothing names it (yet): a later index or tag may, else GC takes it.
                 gc_queue.enqueue_manifests(conn, [manifest_id], at, touched_at=at)
@@ -186,12 +187,14 @@ class ManifestService:
                 previous = point_tag(conn, repo_id, name, tag, manifest_id, digest, at, actor)
                 if previous is not None:
                     gc_queue.enqueue_manifests(conn, [previous], at)
+                    # a tag move: the webhook event names what the tag pointed at
+                    detail["previous"] = webhooks.manifest_digest(conn, previous)
                 tag_follows.propagate(conn, name, tag, at, actor)
             repositories.mark_pushed(conn, repo_id, at)
             target = f"{name}:{tag}" if tag else f"{name}@{digest}"
             audit.record(
                 conn, at=at, actor=actor, action="manifest.push", target=target,
-                address=address, detail={"digest": digest},
+                address=address, detail=detail,
             )  # fmt: skip
 
     # -- delete -----------------------------------------------------------------------

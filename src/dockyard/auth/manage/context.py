@@ -40,6 +40,7 @@ class ManageContext:
             Settings.model_fields["environments"].get_default(call_default_factory=True)
         )
     )
+    webhook_retry_seconds: int = 86_400  # a redelivery is retried this long (webhook_max_age)
 
     @classmethod
     def from_settings(
@@ -70,6 +71,7 @@ class ManageContext:
             gc_observer=gc_observer,
             read_only=settings.read_only,
             environments=tuple(settings.environments),
+            webhook_retry_seconds=settings.webhook_max_age_seconds,
         )
 
     def now(self) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select
 
+from dockyard.metadata import outbox
 from dockyard.metadata.models import AuditEvent, table_of
 
 _audit = table_of(AuditEvent)
@@ -43,6 +44,10 @@ def record(
             address=address,
             detail=json.dumps(detail, sort_keys=True) if detail else None,
         )
+    )
+    # The webhook deliveries this action owes, in the same transaction (metadata/outbox.py).
+    outbox.enqueue(
+        conn, at=at, actor=actor, action=action, target=target, address=address, detail=detail
     )
 
 
