@@ -99,12 +99,12 @@ def _link_blobs(
     deleting the same digest: docs/design.md, "Promotion")."""
     ordered = sorted(digests)
     lock_digests(conn, ordered)
-    for digest in ordered:
-        size = blob_queries.linked_size(conn, source_id, digest)
-        if size is None:  # pragma: no cover - the source's manifests keep their links
-            raise Conflict(f"blob {digest} left the source while promoting; promote again")
-        quotas.check_blob(conn, target, digest, size)
-        blob_queries.link_blob(conn, target_id, digest, at)
+    sizes = blob_queries.linked_sizes(conn, source_id, ordered)
+    if len(sizes) < len(ordered):  # pragma: no cover - the source's manifests keep their links
+        gone = sorted(set(ordered) - sizes.keys())[0]
+        raise Conflict(f"blob {gone} left the source while promoting; promote again")
+    quotas.check_blobs(conn, target, sizes)
+    blob_queries.link_blobs(conn, target_id, ordered, at)
 
 
 def copy_image(

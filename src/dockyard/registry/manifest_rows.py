@@ -57,6 +57,9 @@ def resolve_references(
     child_ids = manifest_queries.manifest_ids(
         conn, repo_id, [d.digest for kind, d in refs if kind is ReferenceKind.CHILD]
     )
+    sizes = blob_queries.linked_sizes(
+        conn, repo_id, [d.digest for kind, d in refs if kind is not ReferenceKind.CHILD]
+    )
     resolved: list[manifest_queries.NewReference] = []
     for kind, descriptor in refs:
         child_id = None
@@ -68,7 +71,7 @@ def resolve_references(
                     "index lists a manifest unknown to this repository", descriptor.digest
                 )
         else:
-            size = blob_queries.linked_size(conn, repo_id, descriptor.digest)
+            size = sizes.get(descriptor.digest)
             if size is None and not descriptor.is_foreign:
                 raise ManifestBlobUnknown(
                     f"{kind.value} blob unknown to this repository", descriptor.digest

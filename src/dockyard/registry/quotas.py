@@ -81,6 +81,24 @@ def check_blob(conn: Connection, repository: str, digest: str, size: int) -> Non
     raise QuotaExceeded(message, _detail(row, size))
 
 
+def check_blobs(conn: Connection, repository: str, sizes: dict[str, int]) -> None:
+    """`check_blob` for several blobs linked at once (a promotion): the bytes of those the
+    namespace does not hold yet, each once, must fit."""
+    row = usage.namespace_quota(conn, namespace_of(repository), lock=True)
+    if row is None or row.quota_bytes is None or not sizes:
+        return
+    held = usage.has_blobs(conn, row.id, list(sizes))
+    adding = sum(size for digest, size in sizes.items() if digest not in held)
+    if row.stored_bytes + adding <= row.quota_bytes:
+        return
+    message = (
+        f"namespace '{row.name}' would go over its storage quota: "
+        f"{format_size(row.stored_bytes)} used + {format_size(adding)} for this image > "
+        f"{format_size(row.quota_bytes)} ({_by(row)})"
+    )
+    raise QuotaExceeded(message, _detail(row, adding))
+
+
 def check_manifest(conn: Connection, repository: str, repo_id: int, digest: str) -> None:
     """Inside the manifest push's write transaction."""
     row = usage.namespace_quota(conn, namespace_of(repository))

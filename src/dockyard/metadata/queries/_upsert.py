@@ -40,3 +40,14 @@ def insert_ignore_rows(
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table).values(rows).on_conflict_do_nothing(index_elements=keys)
     return len(conn.execute(stmt.returning(table.c[keys[0]])).all())
+
+
+def insert_ignore_returning(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str], column: str
+) -> list[Any]:
+    """`insert_ignore_rows`, returning `column` of the rows that went in."""
+    if not rows:
+        return []
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(rows).on_conflict_do_nothing(index_elements=keys)
+    return list(conn.execute(stmt.returning(table.c[column])).scalars())

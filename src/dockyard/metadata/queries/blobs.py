@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, select, update
+from sqlalchemy import Connection, delete, exists, func, select, update
 
 from dockyard.metadata.models import Blob, ManifestReference, Repository, RepositoryBlob, table_of
-from dockyard.metadata.queries._upsert import insert_ignore
+from dockyard.metadata.queries._batching import chunks
+from dockyard.metadata.queries._upsert import insert_ignore, insert_ignore_returning
 from dockyard.metadata.queries.usage import (
     count_link,
+    count_links,
     lock_counters,
     uncount_everywhere,
     uncount_links,
@@ -29,6 +31,19 @@ def linked_size(conn: Connection, repo_id: int, digest: str) -> int | None:
         .where(_link.c.repository_id == repo_id, _link.c.digest == digest)
     )
     return conn.execute(query).scalar()
+
+
+def linked_sizes(conn: Connection, repo_id: int, digests: list[str]) -> dict[str, int]:
+    """`linked_size` for several blobs: those linked in the repository, with their size."""
+    found: dict[str, int] = {}
+    for chunk in chunks(sorted(set(digests))):
+        query = (
+            select(_blob.c.digest, _blob.c.size)
+            .join(_link, _link.c.digest == _blob.c.digest)
+            .where(_link.c.repository_id == repo_id, _link.c.digest.in_(chunk))
+        )
+        found.update({str(d): int(size) for d, size in conn.execute(query)})
+    return found
 
 
 def link_of(conn: Connection, repo_id: int, digest: str) -> tuple[int, int] | None:
@@ -78,13 +93,39 @@ def link_blob(conn: Connection, repo_id: int, digest: str, now: int) -> None:
         refresh_links(conn, [(repo_id, digest)], now)
 
 
+def link_blobs(conn: Connection, repo_id: int, digests: list[str], now: int) -> None:
+    """`link_blob` for several blobs of one repository, in a few statements (sorted, so
+    that two writers linking overlapping sets meet the unique key in one order)."""
+    ordered = sorted(set(digests))
+    new: list[str] = []
+    for chunk in chunks(ordered):
+        rows = [{"repository_id": repo_id, "digest": d, "linked_at": now} for d in chunk]
+        new += insert_ignore_returning(conn, _link, rows, ["repository_id", "digest"], "digest")
+    if new:
+        for chunk in chunks(new):
+            added = select(func.coalesce(func.sum(_blob.c.size), 0)).where(
+                _blob.c.digest.in_(chunk)
+            )
+            conn.execute(
+                update(_repo)
+                .where(_repo.c.id == repo_id)
+                .values(stored_bytes=_repo.c.stored_bytes + added.scalar_subquery())
+            )
+        count_links(conn, repo_id, new)
+    refresh_links(conn, [(repo_id, d) for d in sorted(set(ordered) - set(new))], now)
+
+
 def refresh_links(conn: Connection, links: list[tuple[int, str]], now: int) -> None:
+    by_repository: dict[int, list[str]] = {}
     for repo_id, digest in links:
-        conn.execute(
-            update(_link)
-            .where(_link.c.repository_id == repo_id, _link.c.digest == digest)
-            .values(linked_at=now)
-        )
+        by_repository.setdefault(repo_id, []).append(digest)
+    for repo_id, digests in by_repository.items():
+        for chunk in chunks(sorted(set(digests))):
+            conn.execute(
+                update(_link)
+                .where(_link.c.repository_id == repo_id, _link.c.digest.in_(chunk))
+                .values(linked_at=now)
+            )
 
 
 def is_referenced(conn: Connection, repo_id: int, digest: str) -> bool:

@@ -38,7 +38,7 @@ from dockyard.metadata.models import (
 )
 from dockyard.metadata.queries._batching import chunks
 from dockyard.metadata.queries._sums import total as sql_total
-from dockyard.metadata.queries._upsert import insert_ignore
+from dockyard.metadata.queries._upsert import insert_ignore, insert_ignore_returning
 
 __all__ = [
     "NamespaceQuota",
@@ -158,6 +158,41 @@ def count_link(conn: Connection, repo_id: int, digest: str) -> None:
             .where(_nsb.c.namespace_id == namespace_id, _nsb.c.digest == digest)
             .values(links=_nsb.c.links + 1)
         )
+
+
+def count_links(conn: Connection, repo_id: int, digests: list[str]) -> None:
+    """`count_link` for several new links of one repository, in a few statements."""
+    namespace_id = _namespace_id(conn, repo_id)
+    if namespace_id is None or not digests:  # pragma: no cover - see count_link
+        return
+    ordered = sorted(set(digests))
+    for chunk in chunks(ordered):
+        rows = [{"namespace_id": namespace_id, "digest": d, "links": 1} for d in chunk]
+        first = insert_ignore_returning(conn, _nsb, rows, ["namespace_id", "digest"], "digest")
+        if first:
+            conn.execute(
+                update(_ns)
+                .where(_ns.c.id == namespace_id)
+                .values(stored_bytes=_ns.c.stored_bytes + _sizes(list(first)))
+            )
+        more = sorted(set(chunk) - set(first))
+        if more:
+            conn.execute(
+                update(_nsb)
+                .where(_nsb.c.namespace_id == namespace_id, _nsb.c.digest.in_(more))
+                .values(links=_nsb.c.links + 1)
+            )
+
+
+def has_blobs(conn: Connection, namespace_id: int, digests: list[str]) -> set[str]:
+    """Which of the blobs some repository of the namespace links already."""
+    found: set[str] = set()
+    for chunk in chunks(digests):
+        query = select(_nsb.c.digest).where(
+            _nsb.c.namespace_id == namespace_id, _nsb.c.digest.in_(chunk)
+        )
+        found.update(conn.execute(query).scalars())
+    return found
 
 
 def _drop_counts(conn: Connection, namespace_id: int, digests: list[str]) -> None:
