@@ -51,7 +51,9 @@ class SqliteBackend:
     def __init__(self, url: str) -> None:
         path = url.removeprefix("sqlite:///")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with sqlite3.connect(path) as conn:
+        # Another process may hold the file while it migrates (several workers or replicas
+        # starting at once): wait as long as the engines do, not sqlite3's default 5 s.
+        with sqlite3.connect(path, timeout=30) as conn:
             conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
         self.reader = _engine(url, writer=False)
         self.writer = _engine(url, writer=True)
@@ -71,7 +73,8 @@ class SqliteBackend:
 
     def lock_migrations(self, conn: Connection) -> None:
         # The writer's BEGIN IMMEDIATE (the first statement Alembic runs starts it) holds the
-        # database's write lock before the version is read: nothing more to take.
+        # database's write lock before the version is read, until the one commit at the end
+        # (migrations/env.py runs every step in that transaction): nothing more to take.
         return
 
     def close(self) -> None:
