@@ -18,6 +18,7 @@ __all__ = [
     "EnvironmentConfig",
     "GateConfig",
     "GcSettings",
+    "PullThroughConfig",
     "Settings",
     "WebhookSettings",
     "load_settings",
@@ -118,6 +119,23 @@ class EnvironmentConfig(BaseModel):
         description="The namespace of the environment (`dev`, `test`, `prod`).",
     )
     gates: GateConfig = Field(default_factory=GateConfig)
+
+
+class PullThroughConfig(BaseModel):
+    """A namespace that caches other registries: `<namespace>/<path>` is their `<path>`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    namespace: str = Field(
+        pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$", description="The caching namespace."
+    )
+    upstreams: list[str] = Field(
+        min_length=1,
+        description="Saved upstream registries (`dockyard upstream add`), tried in order.",
+    )
+    tag_check_seconds: int = Field(
+        60, ge=0, description="A cached tag is checked against the upstream this often."
+    )
 
 
 def _default_environments() -> list[EnvironmentConfig]:
@@ -279,6 +297,13 @@ class Settings(BaseSettings):
         description="The release flow, in order: each a namespace images are promoted into "
         "from the one before (`dockyard promote`), with its gates.",
     )
+    pull_through: list[PullThroughConfig] = Field(
+        default_factory=list,
+        description="Namespaces that are pull-through caches of upstream registries.",
+    )
+    pull_through_timeout_seconds: float = Field(
+        10, gt=0, description="Bound on each call to an upstream of a pull-through cache."
+    )
     directories: list[DirectoryConfig] = Field(
         default_factory=list,
         description="LDAP / Active Directory servers, tried in order after local users.",
@@ -387,6 +412,11 @@ class Settings(BaseSettings):
         names = [environment.name for environment in self.environments]
         if len(set(names)) != len(names):
             raise ValueError("environments: each name once")
+        caches = [cache.namespace for cache in self.pull_through]
+        if len(set(caches)) != len(caches):
+            raise ValueError("pull_through: each namespace once")
+        if set(caches) & set(names):
+            raise ValueError("pull_through: an environment's namespace cannot be a cache")
         return self
 
     @model_validator(mode="after")

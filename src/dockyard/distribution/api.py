@@ -27,6 +27,7 @@ from dockyard.registry.digests import parse_digest
 from dockyard.registry.mediatypes import parse_accept
 from dockyard.registry.names import validate_name
 from dockyard.registry.services import RegistryServices
+from dockyard.registry.upstream.pull_through import CacheRule, PullThrough
 
 __all__ = ["DistributionApi"]
 
@@ -298,7 +299,12 @@ class DistributionApi:
 
     async def _get_manifest(self, request: Request, route: Route) -> Response:
         accepted = parse_accept(request.headers.getlist("accept"))
-        content = await self._services.manifests.get(route.name, route.reference, accepted)
+        cache = self._services.pull_through
+        rule = cache.covers(route.name) if cache is not None else None
+        if cache is not None and rule is not None:
+            content = await cache.manifest(rule, route.name, route.reference, accepted)
+        else:
+            content = await self._services.manifests.get(route.name, route.reference, accepted)
         by_tag = ":" not in route.reference  # a tag never holds ':'; a digest always does
         if request.method == "GET" or by_tag:  # HEAD of a tag: a client resolving it to pull
             tag = route.reference if by_tag else None
@@ -351,13 +357,22 @@ class DistributionApi:
     async def _get_blob(self, request: Request, route: Route) -> Response:
         digest = parse_digest(route.reference)
         head = request.method == "HEAD"
-        blob = await self._services.blobs.stat(route.name, digest, touch=head, redirect=not head)
         headers = {
             "Docker-Content-Digest": digest,
             "ETag": f'"{digest}"',
             "Accept-Ranges": "bytes",
             "Cache-Control": "max-age=31536000",
         }
+        try:
+            blob = await self._services.blobs.stat(
+                route.name, digest, touch=head, redirect=not head
+            )
+        except e.BlobUnknown:
+            cache = self._services.pull_through
+            rule = cache.covers(route.name) if cache is not None else None
+            if cache is None or rule is None:
+                raise
+            return await self._proxied_blob(cache, rule, route.name, digest, head, headers)
         if blob.redirect is not None:
             # OCI dist-spec §Pulling blobs: a 307 to where the bytes are. HEAD never gets
             # here: it is answered by us, from the database. The URL expires, so the
@@ -378,6 +393,22 @@ class DistributionApi:
         )
         response.chunk_size = _RANGE_CHUNK_BYTES  # ranged reads go through Python; keep them large
         return response
+
+    async def _proxied_blob(
+        self, cache: PullThrough, rule: CacheRule, name: str, digest: str, head: bool,
+        headers: dict[str, str],
+    ) -> Response:  # fmt: skip
+        """A blob a pull-through cache lacks: the upstream's bytes, cached as they pass
+        (whole: a Range is answered with 200 and every byte, as RFC 9110 §14.2 allows)."""
+        proxied = await cache.blob(rule, name, digest, head=head)
+        if proxied.size is not None:
+            headers["Content-Length"] = str(proxied.size)
+        if proxied.chunks is None:
+            return Response(status_code=200, headers=headers,
+                            media_type="application/octet-stream")  # fmt: skip
+        return StreamingResponse(
+            proxied.chunks, status_code=200, headers=headers, media_type="application/octet-stream"
+        )
 
     async def _stream_blob(
         self, request: Request, digest: str, size: int, headers: dict[str, str]

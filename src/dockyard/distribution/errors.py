@@ -33,6 +33,7 @@ _TABLE: list[tuple[type[e.RegistryError], int, str]] = [
     (e.TooManyRequests, 429, "TOOMANYREQUESTS"),
     # Not in the OCI list; distribution's code for 503, which clients retry.
     (e.StorageUnavailable, 503, "UNAVAILABLE"),
+    (e.UpstreamFailed, 503, "UNAVAILABLE"),
 ]
 
 

@@ -20,6 +20,7 @@ RegistryError
 │   ├── QuotaExceeded      the push would take the namespace over its storage quota
 │   └── TagImmutable       the push or delete would move or remove an immutable tag
 ├── TooManyRequests        rate limited
+├── UpstreamFailed         a pull-through cache's upstreams failed and nothing is cached
 └── StorageUnavailable     the blob store failed (an outage or misconfiguration, not the
                            client's doing); `backend_failure` makes one of a StorageError
 """
@@ -121,6 +122,10 @@ class TagImmutable(Denied):
 
 
 class TooManyRequests(RegistryError):
+    pass
+
+
+class UpstreamFailed(RegistryError):
     pass
 
 

@@ -10,6 +10,7 @@ from dockyard.registry.listing import ListingService
 from dockyard.registry.manifests import ManifestService
 from dockyard.registry.pulls import PullRecorder
 from dockyard.registry.uploads import UploadService
+from dockyard.registry.upstream.pull_through import PullThrough
 
 __all__ = ["RegistryServices"]
 
@@ -21,6 +22,7 @@ class RegistryServices:
     manifests: ManifestService
     listing: ListingService
     pulls: PullRecorder
+    pull_through: PullThrough | None = None  # set when some namespace is a cache
 
     @classmethod
     def build(cls, ctx: RegistryContext) -> RegistryServices:

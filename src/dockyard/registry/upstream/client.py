@@ -159,6 +159,41 @@ class UpstreamClient:
             return digest
         return (await self.manifest(repository, reference)).digest
 
+    async def blob_size(self, repository: str, digest: str) -> int:
+        """The blob's size, with a HEAD (nothing is downloaded)."""
+        what = f"blob {digest} of {repository}"
+        response = await self._send("HEAD", f"v2/{repository}/blobs/{digest}", repository)
+        self._check(response, what)
+        length = response.headers.get("Content-Length", "")
+        if not length.isdigit():
+            raise self._error(UpstreamError, f"{what}: answered without a size")
+        return int(length)
+
+    async def open_blob(
+        self, repository: str, digest: str
+    ) -> tuple[int | None, AsyncIterator[bytes]]:
+        """The blob's size (None when the upstream does not say) and its bytes, streamed:
+        the request is answered before this returns, so a missing blob raises here."""
+        what = f"blob {digest} of {repository}"
+        response = await self._send("GET", f"v2/{repository}/blobs/{digest}", repository,
+                                    stream=True)  # fmt: skip
+        try:
+            self._check(response, what)
+        except BaseException:
+            await response.aclose()
+            raise
+        length = response.headers.get("Content-Length", "")
+        return (int(length) if length.isdigit() else None), self._chunks(response, what)
+
+    async def _chunks(self, response: httpx.Response, what: str) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in response.aiter_bytes(_BLOB_CHUNK):
+                yield chunk
+        except httpx.TransportError as exc:
+            raise self._error(UpstreamUnavailable, f"{what}: {_reason(exc)}") from exc
+        finally:
+            await response.aclose()
+
     async def blob(self, repository: str, digest: str) -> AsyncIterator[bytes]:
         """The blob's bytes, streamed; the request starts on the first iteration."""
         what = f"blob {digest} of {repository}"
