@@ -10,6 +10,8 @@ The change generation is `PRAGMA data_version` on a watcher connection.
 from __future__ import annotations
 
 import sqlite3
+import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +49,31 @@ def _engine(url: str, *, writer: bool) -> Engine:
     return engine
 
 
+def _use_wal(path: str, wait_seconds: float = 30.0) -> None:
+    """Switch the file to WAL (persistent: once per file), waiting for other processes.
+
+    Several workers or replicas may open a new file at once. The switch needs the file to
+    itself, and SQLite answers "database is locked" at once, without its busy handler,
+    when another connection holds it while migrating: retry until `wait_seconds` pass.
+    """
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            with closing(sqlite3.connect(path, timeout=wait_seconds)) as conn:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class SqliteBackend:
     def __init__(self, url: str) -> None:
         path = url.removeprefix("sqlite:///")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # Another process may hold the file while it migrates (several workers or replicas
-        # starting at once): wait as long as the engines do, not sqlite3's default 5 s.
-        with sqlite3.connect(path, timeout=30) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
+        _use_wal(path)
         self.reader = _engine(url, writer=False)
         self.writer = _engine(url, writer=True)
         # Only ever used from one thread at a time (the event loop's; see generation()).

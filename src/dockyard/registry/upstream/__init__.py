@@ -1,0 +1,1 @@
+"""Other registries: the client that reads them, imports and pull-through caches."""
