@@ -23,8 +23,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    true,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -51,15 +51,15 @@ __all__ = [
     "NamespaceBlob",
     "Repository",
     "RepositoryBlob",
+    "RepositorySync",
     "RetentionPolicy",
     "Robot",
     "Tag",
     "TagEvent",
     "TokenSigningKey",
     "Upload",
-    "User",
-    "RepositorySync",
     "UpstreamRegistry",
+    "User",
     "UserGroup",
     "WebhookDelivery",
     "WebhookEndpoint",

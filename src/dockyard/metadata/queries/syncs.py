@@ -18,7 +18,14 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
-from dockyard.metadata.models import RepositorySync, UpstreamRegistry, table_of
+from dockyard.metadata.models import (
+    Manifest,
+    Repository,
+    RepositorySync,
+    Tag,
+    UpstreamRegistry,
+    table_of,
+)
 from dockyard.metadata.queries._upsert import insert_ignore
 
 __all__ = [
@@ -29,6 +36,8 @@ __all__ = [
     "due_syncs",
     "finish",
     "list_syncs",
+    "local_manifests",
+    "local_tags",
     "remove_sync",
     "renew",
     "sync_by_repository",
@@ -38,6 +47,9 @@ __all__ = [
 RUNNING = "running"
 _sync = table_of(RepositorySync)
 _upstream = table_of(UpstreamRegistry)
+_repo = table_of(Repository)
+_tag = table_of(Tag)
+_manifest = table_of(Manifest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +187,37 @@ def finish(
             _sync.c.next_run_at == held,
         )
         .values(
-            last_status=status, last_error=error, last_imported=imported, last_run_at=at,
+            last_status=status,
+            last_error=error,
+            last_imported=imported,
+            last_run_at=at,
             next_run_at=next_run,
-        )  # fmt: skip
+        )
     )
     return conn.execute(stmt).rowcount == 1
+
+
+def local_tags(conn: Connection, repository: str) -> dict[str, str]:
+    """The local repository's tags and the digests they point at (empty: no repository)."""
+    stmt = (
+        select(_tag.c.name, _manifest.c.digest)
+        .select_from(
+            _tag.join(_repo, _repo.c.id == _tag.c.repository_id).join(
+                _manifest, _manifest.c.id == _tag.c.manifest_id
+            )
+        )
+        .where(_repo.c.name == repository)
+    )
+    return {str(name): str(digest) for name, digest in conn.execute(stmt)}
+
+
+def local_manifests(conn: Connection, repository: str, digests: Sequence[str]) -> set[str]:
+    """Which of `digests` the local repository holds as manifests."""
+    if not digests:
+        return set()
+    stmt = (
+        select(_manifest.c.digest)
+        .join(_repo, _repo.c.id == _manifest.c.repository_id)
+        .where(_repo.c.name == repository, _manifest.c.digest.in_(list(digests)))
+    )
+    return {str(d) for d in conn.execute(stmt).scalars()}

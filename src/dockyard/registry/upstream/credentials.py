@@ -11,6 +11,7 @@ A token made with another key is reported plainly (`SecretsKeyChanged`), never a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -87,10 +88,8 @@ def _read_or_create(path: Path | None) -> str:
             out.write(Fernet.generate_key().decode("ascii") + "\n")
             out.flush()
             os.fsync(out.fileno())
-        try:
-            os.link(temporary, path)  # fails if another process made it first: use theirs
-        except FileExistsError:
-            pass
+        with contextlib.suppress(FileExistsError):  # another process made it first: theirs
+            os.link(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
     return path.read_text()
