@@ -42,6 +42,7 @@ from dockyard.auth.manage.context import ManageContext
 from dockyard.auth.permissions import is_registry_admin, role_on
 from dockyard.auth.principals import Principal
 from dockyard.auth.roles import Role
+from dockyard.config import Settings
 from dockyard.metadata.queries import audit, repositories
 from dockyard.metadata.queries import blobs as blob_queries
 from dockyard.metadata.queries import syncs as q
@@ -61,6 +62,7 @@ __all__ = [
     "Importer",
     "Progress",
     "RunResult",
+    "SyncRow",
     "add_sync",
     "get_sync",
     "list_syncs",
@@ -90,6 +92,14 @@ class Importer:
     box: SecretBox
     timeout_seconds: float = 30.0
     claim_seconds: int = 900  # a run renews its claim after each tag; a dead run's lapses
+
+    @classmethod
+    def from_settings(
+        cls, manage: ManageContext, services: RegistryServices, settings: Settings
+    ) -> Importer:
+        return cls(
+            manage, services, SecretBox.from_settings(settings), settings.upstream_timeout_seconds
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,10 @@ from dockyard.metadata.queries import syncs as sync_queries
 from dockyard.metadata.queries import upstreams as q
 from dockyard.metadata.queries.upstreams import UpstreamRow
 from dockyard.registry.upstream.client import Upstream
-from dockyard.registry.upstream.credentials import SecretBox
+from dockyard.registry.upstream.credentials import SecretBox, SecretsKeyInvalid
 
 __all__ = [
+    "UpstreamRow",
     "UpstreamSpec",
     "add_upstream",
     "list_upstreams",
@@ -94,7 +95,10 @@ def add_upstream(
     username = (spec.username or "").strip() or None
     if spec.password and username is None:
         raise InvalidRequest("a password needs a username")
-    encrypted = box.encrypt(spec.password) if spec.password else None
+    try:
+        encrypted = box.encrypt(spec.password) if spec.password else None
+    except SecretsKeyInvalid as err:
+        raise Conflict(str(err)) from None
     with ctx.db.write() as conn:
         added = q.add_upstream(
             conn, name=name, url=url, username=username, password_encrypted=encrypted,
