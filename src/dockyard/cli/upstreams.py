@@ -64,8 +64,15 @@ def add(
 
 
 def _row(u: dict[str, Any]) -> list[str]:
-    return [u["name"], u["url"], u["username"] or "", "yes" if u["has_password"] else "no",
-            "yes" if u["verify_tls"] else "NO", u["ca_file"] or "", when(u["created_at"])]  # fmt: skip
+    return [
+        u["name"],
+        u["url"],
+        u["username"] or "",
+        "yes" if u["has_password"] else "no",
+        "yes" if u["verify_tls"] else "NO",
+        u["ca_file"] or "",
+        when(u["created_at"]),
+    ]
 
 
 @app.command("list")
