@@ -67,6 +67,7 @@ __all__ = [
     "get_sync",
     "list_syncs",
     "remove_sync",
+    "repository_sync",
     "run_due",
     "run_sync",
     "sync_of",
@@ -218,6 +219,14 @@ def get_sync(imp: Importer, caller: Principal, repository: str) -> SyncRow:
 def sync_of(imp: Importer, repository: str) -> SyncRow | None:
     """The sync of a repository the caller was already checked to read (console)."""
     with imp.manage.db.read() as conn:
+        return q.sync_by_repository(conn, repository)
+
+
+def repository_sync(ctx: ManageContext, caller: Principal, repository: str) -> SyncRow | None:
+    """The repository's sync for its page (None also when the caller may not read it)."""
+    if role_on(ctx.snapshot(), caller, repository) is None:
+        return None
+    with ctx.db.read() as conn:
         return q.sync_by_repository(conn, repository)
 
 
