@@ -51,6 +51,7 @@ from dockyard.registry import diff_ids, gc, retention, webhooks
 from dockyard.registry.context import Limits, RegistryContext
 from dockyard.registry.pulls import FLUSH_SECONDS, PullRecorder
 from dockyard.registry.services import RegistryServices
+from dockyard.registry.upstream import imports
 from dockyard.storage.base import BlobStore, StorageError
 from dockyard.storage.configured import configured_store
 
@@ -68,6 +69,7 @@ class _Parts:
     services: RegistryServices
     store: BlobStore
     manage: ManageContext
+    importer: imports.Importer
 
 
 @dataclass
@@ -121,10 +123,13 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
         gc_observer=observe_gc_run,
     )  # fmt: skip
     sessions = SessionService(db, access_cache, idle_seconds=settings.console_idle_minutes * 60)
+    importer = imports.Importer.from_settings(manage, services, settings)
     faces = _Faces(
         distribution=api,
         token_endpoint=TokenEndpoint(authenticator, tokens, access_cache),
-        admin_api=create_admin_api(manage, authenticator=authenticator, sessions=sessions),
+        admin_api=create_admin_api(
+            manage, authenticator=authenticator, sessions=sessions, importer=importer
+        ),
         console=create_console(
             sessions,
             authenticator,
@@ -132,7 +137,7 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
             public_url=settings.public_url,
         ),
     )
-    return _Parts(db, services, store, manage), faces
+    return _Parts(db, services, store, manage, importer), faces
 
 
 def create_app(settings: Settings) -> ASGIApp:
@@ -189,6 +194,7 @@ def create_app(settings: Settings) -> ASGIApp:
             tasks.start_soon(_flush_pulls, parts.services.pulls)
             dispatcher = webhooks.Dispatcher(parts.db, settings.webhooks)
             tasks.start_soon(dispatcher.run, stopping)
+            tasks.start_soon(_run_syncs, parts.importer, stopping, settings.sync_poll_seconds)
             try:
                 yield
             finally:
@@ -250,6 +256,21 @@ async def _apply_retention(manage: ManageContext, stopping: threading.Event) -> 
         except Exception:  # a failed run must not stop the server; the next one retries
             _log.exception("scheduled retention failed")
         await anyio.sleep(min(manage.retention_interval_seconds, _RETENTION_CHECK_SECONDS))
+
+
+async def _run_syncs(
+    importer: imports.Importer, stopping: threading.Event, poll_seconds: float
+) -> None:
+    """Scheduled syncs: every worker looks every `poll_seconds`; each due sync is claimed
+    by one worker of one replica (a conditional UPDATE, docs/design.md "Import and sync")
+    and the others skip it."""
+    await anyio.sleep(poll_seconds * random.random())  # noqa: S311 - spreads workers out
+    while not stopping.is_set():
+        try:
+            await imports.run_due(importer, stopping)
+        except Exception:  # a failed look must not stop the server; the next one retries
+            _log.exception("scheduled syncs failed")
+        await anyio.sleep(poll_seconds * (0.9 + 0.2 * random.random()))  # noqa: S311 - as above
 
 
 async def _flush_pulls(recorder: PullRecorder) -> None:

@@ -404,6 +404,27 @@ class Settings(BaseSettings):
         description="Networks (e.g. 10.20.0.0/16) webhooks may be sent to although they are "
         "private or local; every other private, loopback and link-local address is refused.",
     )
+    secrets_key_file: Path | None = Field(
+        None,
+        description="File holding the key that encrypts stored credentials (upstream "
+        "registry passwords); default <data_dir>/secrets.key, created 0600 with a fresh key "
+        "at first use. Keep it out of database backups' reach and back it up separately.",
+    )
+    secrets_key: SecretStr | None = Field(
+        None,
+        description="The secrets key itself (a Fernet key, urlsafe base64 of 32 bytes), for "
+        "replicas that share one key through a Kubernetes Secret; wins over secrets_key_file.",
+    )
+    upstream_timeout_seconds: float = Field(
+        30, gt=0, le=600,
+        description="Each request to an upstream registry (imports) must connect and answer "
+        "within this long; a blob's body must keep arriving at least this often.",
+    )  # fmt: skip
+    sync_poll_seconds: float = Field(
+        60, gt=0,
+        description="How often each worker looks for scheduled syncs that are due (one "
+        "indexed read; a due sync is claimed by one worker of one replica).",
+    )  # fmt: skip
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     access_log: bool = Field(True, description="Log one structured line per request.")
 
@@ -462,7 +483,7 @@ class Settings(BaseSettings):
         """These settings for `SETTINGS_ENV`: what workers need, secrets included except the
         initial admin password (env is readable only by our own user's processes)."""
         data = self.model_dump(mode="json", exclude={"admin_password"})
-        for name in ("s3_access_key", "s3_secret_key"):
+        for name in ("s3_access_key", "s3_secret_key", "secrets_key"):
             secret: SecretStr | None = getattr(self, name)
             if secret is not None:
                 data[name] = secret.get_secret_value()
@@ -493,6 +514,10 @@ class Settings(BaseSettings):
             keep_days=self.webhook_keep_days,
             allowed_networks=tuple(self.webhook_allowed_networks),
         )
+
+    @property
+    def secrets_key_path(self) -> Path:
+        return self.secrets_key_file or self.data_dir / "secrets.key"
 
     @property
     def sqlalchemy_url(self) -> str:

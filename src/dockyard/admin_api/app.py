@@ -19,7 +19,9 @@ from dockyard.admin_api import maintenance as maintenance_routes
 from dockyard.admin_api import promotions as promotion_routes
 from dockyard.admin_api import retention as retention_routes
 from dockyard.admin_api import search as search_routes
+from dockyard.admin_api import syncs as sync_routes
 from dockyard.admin_api import tag_changes as tag_change_routes
+from dockyard.admin_api import upstreams as upstream_routes
 from dockyard.admin_api import usage as usage_routes
 from dockyard.admin_api import users as users_routes
 from dockyard.admin_api import webhooks as webhook_routes
@@ -29,6 +31,7 @@ from dockyard.auth.authenticator import Authenticator
 from dockyard.auth.manage import ManageContext
 from dockyard.auth.principals import Principal
 from dockyard.auth.sessions import SessionService
+from dockyard.registry.upstream.imports import Importer
 
 __all__ = ["create_admin_api"]
 
@@ -39,6 +42,7 @@ def create_admin_api(
     authenticator: Authenticator | None = None,
     operator: Principal | None = None,
     sessions: SessionService | None = None,
+    importer: Importer | None = None,
 ) -> FastAPI:
     """Callers sign in through `authenticator` (a server), and with `sessions` also by the
     console's session cookie; or, with `operator`, every request acts as that principal
@@ -53,7 +57,7 @@ def create_admin_api(
         redoc_url=None,
     )
     _serve_docs_offline(app)
-    app.state.admin = ApiState(context, authenticator, operator, sessions)
+    app.state.admin = ApiState(context, authenticator, operator, sessions, importer)
     install_error_handlers(app)
     routers = (users_routes, groups, namespaces, repositories, grants, robots, tokens, audit)
     for module in (
@@ -69,6 +73,8 @@ def create_admin_api(
         usage_routes,
         maintenance_routes,
         webhook_routes,
+        upstream_routes,
+        sync_routes,
     ):
         app.include_router(module.router)
     return app

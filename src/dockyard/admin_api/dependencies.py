@@ -27,6 +27,7 @@ from dockyard.auth.manage import ManageContext
 from dockyard.auth.permissions import is_active, is_registry_admin
 from dockyard.auth.principals import Principal
 from dockyard.auth.sessions import SESSION_COOKIE, SessionService, csrf_matches
+from dockyard.registry.upstream.imports import Importer
 
 __all__ = [
     "Address",
@@ -34,6 +35,7 @@ __all__ = [
     "ApiState",
     "Caller",
     "Context",
+    "Imports",
     "current_principal",
     "registry_admin",
 ]
@@ -51,6 +53,7 @@ class ApiState:
     authenticator: Authenticator | None
     operator: Principal | None  # set: every request acts as this principal (local CLI)
     sessions: SessionService | None = None  # set: the console's session cookie signs in too
+    importer: Importer | None = None  # upstreams and syncs (None: those routes answer 503)
 
 
 def _state(request: Request) -> ApiState:
@@ -139,3 +142,13 @@ async def registry_admin(caller: Caller, context: Context) -> Principal:
 
 
 AdminCaller = Annotated[Principal, Depends(registry_admin)]
+
+
+async def importer(request: Request) -> Importer:
+    found = _state(request).importer
+    if found is None:
+        raise ApiRefusal(503, "UNAVAILABLE", "imports are not set up in this process")
+    return found
+
+
+Imports = Annotated[Importer, Depends(importer)]

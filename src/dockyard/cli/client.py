@@ -296,6 +296,9 @@ def _local_transport(settings: Settings, os_user: str) -> Iterator[httpx.BaseTra
     from dockyard.auth.principals import Principal
     from dockyard.metadata.db import Database
     from dockyard.metadata.outbox import Origin, TableRoutes, attach_routes
+    from dockyard.registry.context import Limits, RegistryContext
+    from dockyard.registry.services import RegistryServices
+    from dockyard.registry.upstream.imports import Importer
 
     db = Database(settings.sqlalchemy_url)
     try:
@@ -305,7 +308,15 @@ def _local_transport(settings: Settings, os_user: str) -> Iterator[httpx.BaseTra
         routes = TableRoutes(Origin.here(settings.public_url), settings.webhook_max_age_seconds)
         attach_routes(db.writer, routes)
         context = ManageContext.from_settings(db, settings)
-        app = create_admin_api(context, operator=Principal.operator(os_user))
+        assert context.store is not None  # noqa: S101 - from_settings always builds one
+        limits = Limits(
+            max_manifest_bytes=settings.max_manifest_bytes,
+            max_page_size=settings.max_page_size,
+            in_flight_seconds=settings.gc_in_flight_seconds,
+        )
+        services = RegistryServices.build(RegistryContext(db, context.store, limits))
+        importer = Importer.from_settings(context, services, settings)
+        app = create_admin_api(context, operator=Principal.operator(os_user), importer=importer)
         with start_blocking_portal() as portal:
             yield InProcessTransport(app, portal)
     finally:

@@ -24,8 +24,10 @@ from dockyard.cli import (
     retention,
     robots,
     search,
+    syncs,
     tags,
     tokens,
+    upstreams,
     usage,
     users,
     webhooks,
@@ -64,6 +66,8 @@ app.add_typer(immutable.app, name="immutable")
 app.add_typer(tags.app, name="tag")
 app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(upstreams.app, name="upstream")
+app.add_typer(syncs.app, name="sync")
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 app.command("doctor")(doctor.doctor)

@@ -30,6 +30,7 @@ from dockyard.console.rendering import Renderer
 from dockyard.console.urls import image_url, layer_url, repository_url, tag_url
 from dockyard.registry import images, promotion, usage
 from dockyard.registry.images import TagSort
+from dockyard.registry.upstream import imports
 
 __all__ = ["Inspect"]
 
@@ -139,12 +140,16 @@ class Inspect:
         promotions = await run_in_threadpool(
             lambda: promotion.history(self._manage, session.principal, repository=name, limit=20)
         )
+        sync = await run_in_threadpool(
+            imports.repository_sync, self._manage, session.principal, name
+        )
         return self._render.page(
             "inspect/repository.html",
             page=page,
             repo=page.repository,
             storage=storage,
             promotions=promotions,
+            sync=sync,
             **self._common(request, session, page.role),
         )
 

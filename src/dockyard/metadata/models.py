@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -50,12 +51,14 @@ __all__ = [
     "NamespaceBlob",
     "Repository",
     "RepositoryBlob",
+    "RepositorySync",
     "RetentionPolicy",
     "Robot",
     "Tag",
     "TagEvent",
     "TokenSigningKey",
     "Upload",
+    "UpstreamRegistry",
     "User",
     "UserGroup",
     "WebhookDelivery",
@@ -673,6 +676,47 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[int | None] = mapped_column(BigInteger)
     claim: Mapped[str | None] = mapped_column(String(64))
+
+
+class UpstreamRegistry(Base):
+    """Another registry Dockyard reads from (imports, the pull-through cache).
+    `password_encrypted` is a Fernet token made with the secrets key, which lives outside
+    the database (registry/upstream/credentials.py); it is never shown or logged."""
+
+    __tablename__ = "upstream_registry"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(NAME)
+    password_encrypted: Mapped[str | None] = mapped_column(Text)
+    verify_tls: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    ca_file: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str | None] = mapped_column(NAME)
+
+
+class RepositorySync(Base):
+    """A local repository that follows an upstream repository (registry/upstream/imports).
+    `tags`: comma-separated globs of the tags to import (empty: all tags).
+    `interval_minutes`: 0 runs on demand only. `last_status`: ok, failed, running (claimed
+    by a run; `next_run_at` is then the claim's expiry) or NULL (never run)."""
+
+    __tablename__ = "repository_sync"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(NAME, unique=True)
+    upstream_id: Mapped[int] = mapped_column(
+        ForeignKey("upstream_registry.id", ondelete="RESTRICT"), index=True
+    )
+    upstream_repository: Mapped[str] = mapped_column(NAME)
+    tags: Mapped[str] = mapped_column(Text, server_default="")
+    interval_minutes: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_run_at: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    last_run_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_status: Mapped[str | None] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_imported: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str | None] = mapped_column(NAME)
 
 
 def table_of(model: type[Base]) -> Table:
