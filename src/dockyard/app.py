@@ -11,7 +11,7 @@ import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio
@@ -51,7 +51,9 @@ from dockyard.registry import diff_ids, gc, retention, webhooks
 from dockyard.registry.context import Limits, RegistryContext
 from dockyard.registry.pulls import FLUSH_SECONDS, PullRecorder
 from dockyard.registry.services import RegistryServices
-from dockyard.registry.upstream import imports
+from dockyard.registry.upstream import imports, registries
+from dockyard.registry.upstream.credentials import SecretBox
+from dockyard.registry.upstream.pull_through import CacheRule, PullThrough
 from dockyard.storage.base import BlobStore, StorageError
 from dockyard.storage.configured import configured_store
 
@@ -91,7 +93,9 @@ def _build(settings: Settings) -> tuple[_Parts, _Faces]:
         max_page_size=settings.max_page_size,
         in_flight_seconds=settings.gc_in_flight_seconds,
     )
-    services = RegistryServices.build(RegistryContext(db, store, limits))
+    services = _with_pull_through(
+        RegistryServices.build(RegistryContext(db, store, limits)), settings, db
+    )
     access_cache = AccessCache(db)
     origin = Origin(
         f"{socket.gethostname()}:{settings.port}", str(uuid.uuid4()), settings.public_url
@@ -200,6 +204,8 @@ def create_app(settings: Settings) -> ASGIApp:
             finally:
                 stopping.set()  # a collection in progress stops after its batch
                 tasks.cancel_scope.cancel()
+        if parts.services.pull_through is not None:
+            await parts.services.pull_through.aclose()
         await anyio.to_thread.run_sync(_last_flush, parts.services.pulls)
         parts.db.close()
 
@@ -229,6 +235,23 @@ def create_app(settings: Settings) -> ASGIApp:
     if settings.trusted_proxies:  # outermost: the access log names the real client too
         return ForwardedClient(observed, settings.trusted_proxies)
     return observed
+
+
+def _with_pull_through(
+    services: RegistryServices, settings: Settings, db: Database
+) -> RegistryServices:
+    if not settings.pull_through:
+        return services
+    box = SecretBox.from_settings(settings)
+    cache = PullThrough(
+        [CacheRule(c.namespace, tuple(c.upstreams), c.tag_check_seconds)
+         for c in settings.pull_through],
+        lambda name: registries.load(db, box, name),
+        manifests=services.manifests, blobs=services.blobs, uploads=services.uploads,
+        spool_dir=settings.data_dir / "tmp" / "pull-through",
+        timeout_seconds=settings.pull_through_timeout_seconds,
+    )  # fmt: skip
+    return replace(services, pull_through=cache)
 
 
 async def _collect_garbage(manage: ManageContext, stopping: threading.Event) -> None:

@@ -21,8 +21,11 @@ serves it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import shutil
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -37,7 +40,6 @@ from dockyard.registry.errors import (
     BlobUnknown,
     ManifestUnknown,
     NameUnknown,
-    RegistryError,
     UpstreamFailed,
 )
 from dockyard.registry.manifest_parser import parse_manifest
@@ -60,6 +62,7 @@ _log = logging.getLogger("dockyard.registry")
 _REMEMBERED = 4096
 _CLIENT_SECONDS = 300  # saved upstreams are read again this often (credentials change)
 _SPOOL_READ = 1024 * 1024
+_STALE_SPOOL_SECONDS = 86_400  # no flight lasts a day; a younger directory may be in use
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,9 @@ class PullThrough:
         self._manifests = manifests
         self._blobs = blobs
         self._uploads = uploads
-        self._flights = BlobFlights(spool_dir)
+        # a directory per process: what a stopped process left is removed by the next start
+        _remove_stale_spools(spool_dir)
+        self._flights = BlobFlights(spool_dir / uuid.uuid4().hex)
         self._timeout = timeout_seconds
         self._clients: dict[str, tuple[UpstreamClient, float]] = {}
         self._checked: _Remembered[tuple[str, str], tuple[str, float]] = _Remembered()
@@ -299,12 +304,22 @@ class PullThrough:
             return kept[0]
         try:
             upstream = await anyio.to_thread.run_sync(self._resolve, upstream_name)
-        except RegistryError as exc:
-            raise UpstreamError(f"upstream {upstream_name}: {exc.message}") from exc
+        except Exception as exc:  # not saved, or its password cannot be decrypted
+            raise UpstreamError(f"upstream {upstream_name}: {exc}") from exc
         client = UpstreamClient(upstream, timeout_seconds=self._timeout)
         self._clients[upstream_name] = (client, time.monotonic())
         # the replaced client may still serve a request: it is left to the collector
         return client
+
+
+def _remove_stale_spools(spool_dir: Path) -> None:
+    if not spool_dir.is_dir():
+        return
+    cutoff = time.time() - _STALE_SPOOL_SECONDS
+    for entry in spool_dir.iterdir():
+        with contextlib.suppress(OSError):
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 def _upstream_path(name: str) -> str:
