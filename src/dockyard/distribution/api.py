@@ -271,9 +271,16 @@ class DistributionApi:
 
     async def _tags(self, request: Request, route: Route) -> Response:
         n = _int_param(request, "n")
-        names, more = await self._services.listing.tags(
-            route.name, n, request.query_params.get("last")
-        )
+        last = request.query_params.get("last")
+        cache = self._services.pull_through
+        rule = cache.covers(route.name) if cache is not None else None
+        upstream = await cache.tags(rule, route.name) if cache and rule else None
+        if upstream is not None:
+            limit = self._services.listing.page_size(n)
+            after = sorted(tag for tag in set(upstream) if last is None or tag > last)
+            names, more = after[:limit], len(after) > limit
+        else:
+            names, more = await self._services.listing.tags(route.name, n, last)
         headers = {}
         if more and names:
             headers["Link"] = _link(f"/v2/{route.name}/tags/list", len(names), names[-1])

@@ -257,6 +257,22 @@ class PullThrough:
             name, tag or fetched.digest, fetched.payload, fetched.media_type or None, actor
         )
 
+    # -- tags ---------------------------------------------------------------------------
+
+    async def tags(self, rule: CacheRule, name: str) -> list[str] | None:
+        """The tags of the first upstream that has the repository; None when none answers
+        (the caller lists what is cached)."""
+        for upstream_name in rule.upstreams:
+            try:
+                client = await self._client(upstream_name)
+                return await client.tags(_upstream_path(name))
+            except UpstreamError as exc:
+                if not isinstance(exc, UpstreamNotFound):
+                    fields = {"repository": name, "error": str(exc)}
+                    _log.warning("upstream tags unavailable; listing the cache",
+                                 extra={"fields": fields})  # fmt: skip
+        return None
+
     # -- blobs ------------------------------------------------------------------------
 
     async def blob(self, rule: CacheRule, name: str, digest: str, *, head: bool) -> ProxiedBlob:
