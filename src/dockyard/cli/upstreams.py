@@ -32,12 +32,23 @@ def add(
     client: AdminClient,
     name: Annotated[str, typer.Argument(help="Short name of the upstream (`hub`, `partner`).")],
     url: Annotated[str, typer.Argument(help="https://host[:port] (or http://) of the registry.")],
-    username: Annotated[str | None, typer.Option(help="Sign in to it as this user.")] = None,
+    upstream_username: Annotated[
+        str | None,
+        typer.Option(
+            "--upstream-username",
+            help="Sign in to the upstream as this user (--username signs in to Dockyard).",
+        ),
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
-    ca_file: Annotated[
-        str | None, typer.Option(help="CA bundle to trust (a path the server can read).")
+    trust_ca_file: Annotated[
+        str | None,
+        typer.Option(
+            "--trust-ca-file",
+            help="CA bundle to trust for this upstream (a path the server can read; "
+            "--ca-file is the connection to Dockyard itself).",
+        ),
     ] = None,
     insecure_skip_verify: Annotated[
         bool,
@@ -49,10 +60,10 @@ def add(
     body = {
         "name": name,
         "url": url,
-        "username": username,
-        "password": _password(username, password_stdin),
+        "username": upstream_username,
+        "password": _password(upstream_username, password_stdin),
         "verify_tls": not insecure_skip_verify,
-        "ca_file": ca_file,
+        "ca_file": trust_ca_file,
     }
     row = client.post("/upstreams", body)
     if json_:
