@@ -36,18 +36,18 @@ def add(
         str | None,
         typer.Option(
             "--upstream-username",
-            help="Sign in to the upstream as this user (--username signs in to Dockyard).",
+            help="Sign in to the upstream as this user (--username is who you are here).",
         ),
     ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
-    trust_ca_file: Annotated[
+    upstream_ca_file: Annotated[
         str | None,
         typer.Option(
-            "--trust-ca-file",
-            help="CA bundle to trust for this upstream (a path the server can read; "
-            "--ca-file is the connection to Dockyard itself).",
+            "--upstream-ca-file",
+            help="CA bundle to trust for the upstream (a path the server can read); "
+            "--ca-file is the one this command trusts for Dockyard itself.",
         ),
     ] = None,
     insecure_skip_verify: Annotated[
@@ -63,7 +63,7 @@ def add(
         "username": upstream_username,
         "password": _password(upstream_username, password_stdin),
         "verify_tls": not insecure_skip_verify,
-        "ca_file": trust_ca_file,
+        "ca_file": upstream_ca_file,
     }
     row = client.post("/upstreams", body)
     if json_:
