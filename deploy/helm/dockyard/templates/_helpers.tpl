@@ -68,6 +68,13 @@ with a message saying what to change.
       name: {{ . }}
       key: {{ $.Values.adminPassword.key }}
 {{- end }}
+{{- with .Values.secretsKey.existingSecret }}
+- name: DOCKYARD_SECRETS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.secretsKey.key }}
+{{- end }}
 {{- if eq .Values.mode "external" }}
 - name: DOCKYARD_DATABASE_URL
   valueFrom:
