@@ -196,18 +196,9 @@ class UpstreamClient:
 
     async def blob(self, repository: str, digest: str) -> AsyncIterator[bytes]:
         """The blob's bytes, streamed; the request starts on the first iteration."""
-        what = f"blob {digest} of {repository}"
-        response = await self._send("GET", f"v2/{repository}/blobs/{digest}", repository,
-                                    stream=True)  # fmt: skip
-        try:
-            self._check(response, what)
-            try:
-                async for chunk in response.aiter_bytes(_BLOB_CHUNK):
-                    yield chunk
-            except httpx.TransportError as exc:
-                raise self._error(UpstreamUnavailable, f"{what}: {_reason(exc)}") from exc
-        finally:
-            await response.aclose()
+        _, chunks = await self.open_blob(repository, digest)
+        async for chunk in chunks:
+            yield chunk
 
     # -- HTTP and authentication ---------------------------------------------------------
 
